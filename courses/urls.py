@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("library/", include("courses.library.urls")),
+    path("courses/", include("courses.curriculum.urls")),
+]

@@ -1,0 +1,98 @@
+'use strict';
+/** The room page: connects, keeps the model, and re-renders the panels on each change. */
+import {RoomConnection, socketUrl} from './protocol.js';
+import {RoomModel} from './state.js';
+import {byId, t} from './dom.js';
+import {renderChat, wireChat} from './chat.js';
+import {renderPeople, wireHand} from './people.js';
+import {renderQuestions, wireQuestions} from './questions.js';
+import {renderPolls, wirePollForm} from './polls.js';
+
+const root = byId('room');
+const model = new RoomModel();
+const connection = new RoomConnection(socketUrl(root.dataset.socketPath || ''), {version: Number(root.dataset.protocolVersion || 1)});
+/** Other parts of the page (media) can listen: `room:event`, `room:snapshot`. */
+window.openRoundsRoom = {connection, model};
+
+const CLOSE_TEXT = {
+  4401: 'Please log in again.',
+  4403: 'You are not in the audience of this session.',
+  4404: 'There is no such session.',
+  4410: 'This session has ended.',
+  4423: 'The host has locked the room.',
+  4429: 'Too many messages were sent; reload the page to rejoin.',
+  4430: 'The host removed you from this session.',
+  4431: 'The host did not let you in.',
+  1009: 'A message was too large.',
+  4400: 'Please reload the page.',
+};
+
+/** @param {string} text */
+function notice(text) {
+  const box = byId('room-notice');
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+/** @param {any} error */
+function showError(error) {
+  if (error && error.message) notice(error.message);
+}
+
+let scheduled = false;
+function render() {
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    renderChat(model);
+    renderPeople(model, connection, showError);
+    renderQuestions(model, connection, showError);
+    renderPolls(model, connection, showError, render);
+    const host = model.can('moderate');
+    byId('moderation-panel').hidden = !host;
+    byId('lock-button').textContent = model.room.locked ? t('Unlock room') : t('Lock room');
+    byId('chat-toggle').textContent = model.room.chat_enabled ? t('Turn chat off') : t('Turn chat on');
+  });
+}
+
+connection.onState = (state, detail = {}) => {
+  const line = byId('room-connection');
+  line.dataset.state = state;
+  const texts = {connecting: t('Connecting…'), open: t('Connected'), lobby: t('In the waiting room'), reconnecting: t('Connection lost — reconnecting…'), closed: t('Disconnected')};
+  line.textContent = texts[state] || state;
+  byId('room-lobby-wait').hidden = state !== 'lobby';
+  if (state === 'open') { byId('room-body').hidden = false; notice(''); }
+  if (state === 'closed' && detail.code && CLOSE_TEXT[detail.code]) {
+    notice(t(CLOSE_TEXT[detail.code]));
+    byId('room-body').setAttribute('inert', '');
+  }
+};
+connection.onSnapshot = (snapshot) => {
+  model.applySnapshot(snapshot);
+  render();
+  window.dispatchEvent(new CustomEvent('room:snapshot', {detail: snapshot}));
+};
+connection.onEvent = (event) => {
+  model.applyEvent(event);
+  render();
+  window.dispatchEvent(new CustomEvent('room:event', {detail: event}));
+};
+connection.onEphemeral = (message) => {
+  model.applyEphemeral(message);
+  render();
+  window.dispatchEvent(new CustomEvent('room:message', {detail: message}));
+};
+connection.onError = showError;
+
+wireChat(connection, showError);
+wireQuestions(connection, showError);
+wirePollForm(connection, showError);
+wireHand(model, connection, showError);
+byId('lock-button').addEventListener('click', () => connection.send(model.room.locked ? 'room.unlock' : 'room.lock').catch(showError));
+byId('chat-toggle').addEventListener('click', () => connection.send('room.chat', {enabled: !model.room.chat_enabled}).catch(showError));
+byId('end-button').addEventListener('click', () => {
+  if (window.confirm(t('End the session for everyone?'))) connection.send('room.end').catch(showError);
+});
+window.addEventListener('pagehide', () => connection.stop());
+connection.connect();

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every benchmark in bench/, one after another; each prints what it measured.
+# Not part of `make test`. Figures go to docs/benchmarks.md by hand, with machine and date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/services.sh
+for bench in bench/*.py; do
+  echo "=== $bench"
+  DEBUG=1 .venv/bin/python "$bench"
+done

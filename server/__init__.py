@@ -1,0 +1,1 @@
+"""The OpenRounds Django project: settings, ASGI routing, and the people of the platform."""

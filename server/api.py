@@ -1,0 +1,65 @@
+"""The one JSON API of OpenRounds (django-ninja), versioned, with its OpenAPI document.
+
+Every JSON endpoint is a route on `api`; each app contributes a `Router` from its own
+`api.py`. Clients authenticate with the browser session (CSRF-checked on writes) or a
+personal access token sent as `Authorization: Bearer orp_…` (see /accounts/tokens/).
+"""
+
+from __future__ import annotations
+
+from django.db import DataError
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.security import HttpBearer, django_auth
+
+from server.people.services import access_token_authenticate
+
+
+class PersonalTokenAuth(HttpBearer):
+    """Bearer authentication with a personal access token."""
+
+    def authenticate(self, request: HttpRequest, token: str):  # type: ignore[override]
+        user = access_token_authenticate(secret=token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="OpenRounds API",
+    version="1",
+    description="Live sessions, registration and the shared library of OpenRounds.",
+    urls_namespace="api",
+    openapi_url="/schema",
+    docs_url="/docs",
+    auth=[django_auth, PersonalTokenAuth()],
+)
+
+
+
+@api.exception_handler(DataError)
+def database_refused_value(request: HttpRequest, exc: DataError):
+    """A value the database cannot store or compare (NUL characters, out-of-range numbers) is the
+    client's input, not a server fault: SQLite accepts what PostgreSQL refuses. Found by schemathesis."""
+    return api.create_response(request, {"detail": "The request contains a value that is not allowed."}, status=400)
+
+
+def _add_app_routers() -> None:
+    from courses.curriculum.api import router as curriculum_router
+    from courses.library.api import router as library_router
+    from server.people.api import router as people_router
+    from sessions.consults.api import router as consults_router
+    from sessions.media.api import router as media_router
+    from sessions.room.api import router as room_router
+    from sessions.scheduling.api import router as scheduling_router
+
+    api.add_router("/me", people_router, tags=["people"])
+    api.add_router("/sessions", scheduling_router, tags=["sessions"])
+    api.add_router("/rooms", room_router, tags=["rooms"])
+    api.add_router("/consults", consults_router, tags=["consults"])
+    api.add_router("/media", media_router, tags=["media"])
+    api.add_router("/library", library_router, tags=["library"])
+    api.add_router("/courses", curriculum_router, tags=["courses"])
+
+
+_add_app_routers()

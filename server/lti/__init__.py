@@ -1,0 +1,1 @@
+"""LTI 1.3 tool: a Moodle or Canvas course embeds an OpenRounds session or library material."""

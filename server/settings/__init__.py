@@ -1,0 +1,1 @@
+"""Settings: `base` holds every choice; `test` only overrides what tests must."""

@@ -1,0 +1,28 @@
+"""Test settings: the base settings with DEBUG on and quick, isolated defaults.
+
+Everything still comes from the environment, so the test command can point the same
+suite at PostgreSQL, Redis and an S3 server by setting DATABASE_URL, REDIS_URL and the
+AWS_* variables.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="openrounds-test-media-"))
+
+from .base import *  # noqa: E402,F403
+
+# Tests create many users; Argon2 stays the production hasher (asserted in a test).
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+
+# Test databases are named per process: several test runs may share this machine.
+# SQLite is file-backed so a daphne subprocess in browser tests can open it too.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405

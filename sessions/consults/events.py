@@ -1,0 +1,75 @@
+"""The one way a consult write tells people what changed: room events, in-app notices, e-mail.
+
+Everything leaves only after the transaction commits, so nobody hears of a change that
+was rolled back: room events are stored with the write and delivered by the room after
+commit (private ones, with `visible_to`, only to those users); e-mails are sent from
+`transaction.on_commit`. E-mails and notices never contain patient data: they
+say that something happened and link to the page, where access is checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from server.people.models import User
+from sessions.models import ConsultNotification, ConsultRequest
+
+logger = logging.getLogger(__name__)
+
+def consult_room_event(
+    *, consult: ConsultRequest, type: str, payload: dict[str, Any], actor: User | None = None,
+    visible_to: list[int] | None = None,
+) -> int | None:
+    """Store `type` as an event of the consult's room, in the caller's transaction.
+
+    The room (`sessions.room.services.room_event_emit`) gives it the next sequence number
+    and delivers it after commit, to `visible_to` only. `visible_to` defaults to the
+    consult's participants: consult events never go to anybody else, even if the room
+    ever admitted someone by mistake. Returns the sequence number (None without a room).
+    """
+    from sessions.room.services import room_event_emit
+
+    if consult.session_id is None:
+        return None
+    if visible_to is None:
+        visible_to = consult_participant_ids(consult=consult)
+    return room_event_emit(session_id=consult.session_id, type=type, payload=payload,
+                           actor_id=actor.pk if actor else None, visible_to=visible_to)
+
+
+def consult_participant_ids(*, consult: ConsultRequest) -> list[int]:
+    ids = [consult.trainee_id]
+    if consult.supervisor_id:
+        ids.append(consult.supervisor_id)
+        ids.extend(consult.observers.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
+    return ids
+
+
+def consult_notify(
+    *, consult: ConsultRequest, users: Iterable[User], text: str, subject: str, body: str, link: str = "",
+) -> None:
+    """Tell `users` in the app and by e-mail (after commit). No patient data in either."""
+    recipients = [user for user in users if user is not None]
+    ConsultNotification.objects.bulk_create(
+        [ConsultNotification(user=user, consult=consult, text=text[:300]) for user in recipients]
+    )
+    addresses = [user.email for user in recipients if user.email]
+    if not addresses:
+        return
+    message = body + (f"\n\n{link}\n" if link else "\n")
+
+    def send() -> None:
+        for address in addresses:
+            try:
+                send_mail(subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL,
+                          recipient_list=[address])
+            except Exception:  # mail trouble must not lose the notice already stored
+                logger.exception("consult %s: e-mail notice failed", consult.pk)
+
+    transaction.on_commit(send)

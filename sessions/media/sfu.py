@@ -1,0 +1,862 @@
+"""The selective forwarding unit: peer connections, publications, subscriptions.
+
+One :class:`MediaRoom` holds the media of one live session; the :class:`SFU`
+is the registry of rooms living in this worker process.  Nothing here knows
+about Django: the room's WebSocket consumer turns client messages into calls
+(``handle_offer``, ``handle_answer``, ``subscribe`` ...) and delivers what the
+room emits through ``on_signal(participant_id, message)``.
+
+Each participant has one server-side ``RTCPeerConnection``.  The client makes
+the first offer (its published tracks, or just a data channel for a viewer);
+the server answers.  Tracks the participant subscribes to are added by the
+server, which then sends its own offer (``media.offer``) and expects
+``handle_answer``.  Server offers are only made on a connected peer
+connection in the ``stable`` state, so they never cross the answer to the
+client's offer; a client offer that arrives while a server offer is
+outstanding is refused with ``negotiation_in_progress`` (the client answers
+first, then offers again).
+
+Messages emitted through ``on_signal`` (all JSON-serialisable dicts)::
+
+    {"type": "media.offer", "sdp": "...",
+     "tracks": [{"mid": "3", "publisher": "p1", "track": "p1:0",
+                 "kind": "video", "source": "camera"}]}
+    {"type": "media.publications",
+     "publications": [{"publisher": "p1", "track": "p1:0",
+                       "kind": "video", "source": "camera"}]}
+    {"type": "media.speaker", "participant": "p1"}      # or null
+    {"type": "media.closed", "reason": "connection failed"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from .forwarding import (
+    ActiveSpeakerDetector,
+    SubscriberSlot,
+    TrackForwarder,
+)
+from .lowres import CAMERA_PROFILE, SCREEN_PROFILE, LowQualityCopy
+from .tap import (
+    IceRestriction,
+    ReceiverTap,
+    TappedFrame,
+    hook_keyframe_requests,
+    restrict_ice,
+    tap_receiver,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Subscription kinds; "video" means both camera and screen.
+SOURCES = ("audio", "camera", "screen")
+#: What a subscriber receives of every video it subscribes to: the original,
+#: the room's shared low-resolution copy, or nothing (audio only).
+VIDEO_QUALITIES = ("high", "low", "off")
+ALL_PUBLISHERS = "*"
+MAX_SDP_BYTES = 64 * 1024
+FORWARDED_MIME_TYPES = {"audio/opus", "video/vp8"}
+
+SignalCallback = Callable[[str, dict[str, Any]], Any]
+
+
+class MediaError(Exception):
+    """A refused media request, with a stable ``code`` for the client.
+
+    Codes: ``malformed_sdp``, ``not_allowed_to_publish``, ``too_many_tracks``,
+    ``unsupported_codec``, ``negotiation_in_progress``, ``no_offer_pending``,
+    ``unknown_participant``, ``unknown_publisher``, ``invalid_kind``,
+    ``invalid_quality``, ``room_closed``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    def as_message(self) -> dict[str, str]:
+        """The error as a socket message."""
+        return {"type": "media.error", "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """Where media flows and how much of it one participant may cause.
+
+    ``ice_host_addresses`` are the local addresses host candidates bind to
+    (tests: ``("127.0.0.1",)``; production: the worker's address).  The UDP
+    ports come from ``port_min``..``port_max`` (0/0: any).  ``ice_servers``
+    are dicts in the browser's ``RTCIceServer`` shape; the default is none,
+    because aiortc otherwise contacts a public STUN server.
+    """
+
+    ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
+    port_min: int = 0
+    port_max: int = 0
+    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    max_published_tracks: int = 3
+    max_subscribed_tracks: int = 48
+    video_queue_frames: int = 30
+    audio_queue_frames: int = 50
+    pli_interval: float = 0.5
+    speaker_interval: float = 0.3
+    renegotiation_delay: float = 0.1
+    close_timeout: float = 5.0
+
+    def rtc_configuration(self) -> RTCConfiguration:
+        servers = [
+            RTCIceServer(
+                urls=server["urls"],
+                username=server.get("username"),
+                credential=server.get("credential"),
+            )
+            for server in self.ice_servers
+        ]
+        # MAX_BUNDLE: every transceiver shares one transport, so tracks added
+        # in renegotiation need no new ICE/DTLS handshake.
+        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+    def ice_restriction(self) -> IceRestriction:
+        return IceRestriction(tuple(self.ice_host_addresses), self.port_min, self.port_max)
+
+
+@dataclass
+class Publication:
+    """One track a participant publishes."""
+
+    publisher_id: str
+    track_id: str
+    kind: str
+    source: str
+    mid: str
+    forwarder: TrackForwarder
+    tap: ReceiverTap | None = None
+    #: The shared low-resolution copy, while some subscriber wants it.
+    low_copy: LowQualityCopy | None = None
+
+    def request_keyframe(self) -> None:
+        if self.tap is not None:
+            self.tap.request_keyframe()
+
+    def low_quality_copy(self) -> LowQualityCopy:
+        """The shared low-resolution copy, started on first use."""
+        if self.low_copy is None:
+            self.low_copy = LowQualityCopy(
+                self.forwarder,
+                request_source_keyframe=self.request_keyframe,
+                profile=SCREEN_PROFILE if self.source == "screen" else CAMERA_PROFILE,
+                label=f"{self.track_id}:low",
+            )
+            self.low_copy.start()
+        return self.low_copy
+
+    def release_low_copy_if_idle(self) -> None:
+        """Stop the copy once its last subscriber has gone."""
+        if self.low_copy is not None and not self.low_copy.forwarder.subscriber_ids:
+            self.low_copy.stop()
+            self.low_copy = None
+
+    def close(self) -> None:
+        """The track ended: its forwarder and its copy stop."""
+        self.forwarder.close()
+        if self.low_copy is not None:
+            self.low_copy.stop()
+            self.low_copy = None
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "publisher": self.publisher_id,
+            "track": self.track_id,
+            "kind": self.kind,
+            "source": self.source,
+        }
+
+
+@dataclass
+class _Slot:
+    slot: SubscriberSlot
+    transceiver: RTCRtpTransceiver
+    publication: Publication | None = None
+    #: Attached to the publication's low-quality copy instead of the original.
+    low: bool = False
+
+    def forwarder(self) -> TrackForwarder | None:
+        if self.publication is None:
+            return None
+        if self.low:
+            copy = self.publication.low_copy
+            return copy.forwarder if copy is not None else None
+        return self.publication.forwarder
+
+    def release(self, participant_id: str) -> None:
+        """Leave the publication's (or copy's) fan-out; stop an idle copy."""
+        forwarder = self.forwarder()
+        if forwarder is not None:
+            forwarder.remove_subscriber(participant_id)
+        if self.low and self.publication is not None:
+            self.publication.release_low_copy_if_idle()
+
+
+@dataclass
+class _Participant:
+    id: str
+    pc: RTCPeerConnection
+    may_publish: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+    publications: dict[str, Publication] = field(default_factory=dict)
+    subscriptions: dict[str, set[str]] = field(default_factory=dict)
+    slots: list[_Slot] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    needs_negotiation: bool = False
+    video_quality: str = "high"
+    closed: bool = False
+    last_offer: dict[str, Any] | None = None
+
+
+def _expand_kinds(kinds: Iterable[str]) -> set[str]:
+    expanded: set[str] = set()
+    for kind in kinds:
+        if kind == "video":
+            expanded |= {"camera", "screen"}
+        elif kind in SOURCES:
+            expanded.add(kind)
+        else:
+            raise MediaError("invalid_kind", f"unknown kind {kind!r}; use audio, video, camera or screen")
+    return expanded
+
+
+def _parse_sdp(sdp_text: object, *, kind: str) -> aiortc_sdp.SessionDescription:
+    """Parse ``sdp_text`` or raise ``MediaError('malformed_sdp')``.
+
+    aiortc's parser accepts much that is not SDP, so the obvious shapes are
+    checked first; the parse itself may raise anything on garbage.
+    """
+    if not isinstance(sdp_text, str) or not sdp_text.strip():
+        raise MediaError("malformed_sdp", f"the {kind} is empty")
+    if len(sdp_text) > MAX_SDP_BYTES:
+        raise MediaError("malformed_sdp", f"the {kind} is larger than {MAX_SDP_BYTES} bytes")
+    if not sdp_text.lstrip().startswith("v=0"):
+        raise MediaError("malformed_sdp", f"the {kind} does not start with v=0")
+    try:
+        description = aiortc_sdp.SessionDescription.parse(sdp_text)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means bad input
+        raise MediaError("malformed_sdp", f"the {kind} could not be parsed ({type(exc).__name__})") from exc
+    if not description.media:
+        raise MediaError("malformed_sdp", f"the {kind} has no media section")
+    for media in description.media:
+        if media.kind in ("audio", "video") and (media.ice is None or not media.ice.usernameFragment):
+            raise MediaError("malformed_sdp", f"the {kind} has a media section without ICE credentials")
+        if media.kind in ("audio", "video") and not media.dtls.fingerprints:
+            raise MediaError("malformed_sdp", f"the {kind} has a media section without a DTLS fingerprint")
+    return description
+
+
+def _sending_sections(description: aiortc_sdp.SessionDescription) -> list[aiortc_sdp.MediaDescription]:
+    return [
+        media
+        for media in description.media
+        if media.kind in ("audio", "video") and media.direction in ("sendonly", "sendrecv")
+    ]
+
+
+class MediaRoom:
+    """The media of one live session: who publishes what, who receives what."""
+
+    def __init__(self, room_id: str, *, config: MediaConfig, on_signal: SignalCallback) -> None:
+        self.room_id = room_id
+        self.config = config
+        self._on_signal = on_signal
+        self._participants: dict[str, _Participant] = {}
+        self._speakers = ActiveSpeakerDetector()
+        self._speaker_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._closed = False
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def participant_ids(self) -> list[str]:
+        return list(self._participants)
+
+    @property
+    def active_speaker(self) -> str | None:
+        return self._speakers.current
+
+    def publications(self) -> list[Publication]:
+        return [pub for p in self._participants.values() for pub in p.publications.values()]
+
+    def peer_connection(self, participant_id: str) -> RTCPeerConnection | None:
+        """The server-side peer connection (for stats and tests)."""
+        participant = self._participants.get(participant_id)
+        return participant.pc if participant else None
+
+    def pending_offer(self, participant_id: str) -> dict[str, Any] | None:
+        """The server offer still waiting for this participant's answer, if any.
+
+        Sent again when the participant's socket reconnects, since the first copy
+        may have gone to the socket that died.
+        """
+        participant = self._participants.get(participant_id)
+        if participant is None or participant.pc.signalingState != "have-local-offer":
+            return None
+        return participant.last_offer
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per publication and per subscriber leg."""
+        result: dict[str, Any] = {}
+        for pub in self.publications():
+            legs = {}
+            for subscriber_id in pub.forwarder.subscriber_ids:
+                queue = pub.forwarder.queue_of(subscriber_id)
+                if queue is not None:
+                    legs[subscriber_id] = asdict(queue.stats)
+            result[pub.track_id] = {
+                "frames": pub.forwarder.frames,
+                "keyframes": pub.forwarder.keyframes,
+                "plis_sent": pub.tap.plis_sent if pub.tap else 0,
+                "subscribers": legs,
+            }
+            copy = pub.low_copy
+            if copy is not None:
+                low_legs = {}
+                for subscriber_id in copy.forwarder.subscriber_ids:
+                    queue = copy.forwarder.queue_of(subscriber_id)
+                    if queue is not None:
+                        low_legs[subscriber_id] = asdict(queue.stats)
+                result[pub.track_id]["low"] = {**asdict(copy.stats), "subscribers": low_legs}
+        return result
+
+    # ------------------------------------------------------------- signalling
+
+    async def handle_offer(
+        self,
+        participant_id: str,
+        sdp: str,
+        *,
+        may_publish: bool,
+        sources: Mapping[str, str] | None = None,
+    ) -> str:
+        """Apply a client offer and return the answer SDP.
+
+        ``may_publish`` comes from the caller's permission check (the host gave
+        the floor, consent was recorded); without it an offer that sends media
+        is refused.  ``sources`` maps a sending mid to ``camera`` or
+        ``screen``; by default the first video is the camera, later ones
+        screens.  On any failure a peer connection created for this offer is
+        closed again and :class:`MediaError` is raised.
+        """
+        self._assert_open()
+        description = _parse_sdp(sdp, kind="offer")
+        sending = _sending_sections(description)
+        if sending and not may_publish:
+            raise MediaError("not_allowed_to_publish", "this participant may not send media in this session")
+        if len(sending) > self.config.max_published_tracks:
+            raise MediaError(
+                "too_many_tracks",
+                f"{len(sending)} tracks offered, at most {self.config.max_published_tracks} may be published",
+            )
+        for media in sending:
+            offered = {codec.mimeType.lower() for codec in media.rtp.codecs}
+            if not offered & FORWARDED_MIME_TYPES:
+                raise MediaError("unsupported_codec", f"{media.kind} must offer one of {sorted(FORWARDED_MIME_TYPES)}")
+
+        participant = self._participants.get(participant_id)
+        created = participant is None
+        if participant is None:
+            participant = self._new_participant(participant_id)
+        async with participant.lock:
+            if participant.pc.signalingState != "stable":
+                raise MediaError(
+                    "negotiation_in_progress",
+                    "answer the server's offer first, then send this offer again",
+                )
+            participant.may_publish = may_publish
+            participant.sources.update(self._default_sources(participant, description, sources))
+            try:
+                await participant.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                restrict_ice(participant.pc, self.config.ice_restriction())
+                answer = await participant.pc.createAnswer()
+                await participant.pc.setLocalDescription(answer)
+            except Exception as exc:
+                logger.warning("room %s participant %s: offer failed: %r", self.room_id, participant_id, exc)
+                if created:
+                    await self._drop_participant(participant_id, reason=None)
+                raise MediaError("malformed_sdp", f"the offer could not be applied ({exc})") from exc
+            ended = self._unpublish_stopped_tracks(participant, description)
+        if participant.publications or ended:
+            self._after_publications_changed()
+        if participant.subscriptions:
+            self._schedule_sync(participant, delay=self.config.renegotiation_delay)
+        return participant.pc.localDescription.sdp
+
+    async def handle_answer(self, participant_id: str, sdp: str) -> None:
+        """Apply the client's answer to the server's last ``media.offer``."""
+        self._assert_open()
+        participant = self._participant(participant_id)
+        _parse_sdp(sdp, kind="answer")
+        async with participant.lock:
+            if participant.pc.signalingState != "have-local-offer":
+                raise MediaError("no_offer_pending", "there is no server offer to answer")
+            try:
+                await participant.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            except Exception as exc:
+                logger.warning("room %s participant %s: answer failed: %r", self.room_id, participant_id, exc)
+                self._schedule(self._drop_participant(participant_id, reason="negotiation failed"))
+                raise MediaError("malformed_sdp", f"the answer could not be applied ({exc})") from exc
+        if participant.needs_negotiation:
+            self._schedule_sync(participant, delay=0)
+
+    async def handle_ice_candidate(self, participant_id: str, candidate: Mapping[str, Any] | None) -> None:
+        """Add a trickled remote candidate (browser shape: candidate, sdpMid)."""
+        participant = self._participant(participant_id)
+        if not candidate or not candidate.get("candidate"):
+            return  # end of candidates: aiortc needs no notice
+        try:
+            parsed = aiortc_sdp.candidate_from_sdp(str(candidate["candidate"]).removeprefix("candidate:"))
+            parsed.sdpMid = candidate.get("sdpMid")
+            parsed.sdpMLineIndex = candidate.get("sdpMLineIndex")
+            await participant.pc.addIceCandidate(parsed)
+        except Exception as exc:
+            raise MediaError("malformed_sdp", f"bad ICE candidate ({type(exc).__name__})") from exc
+
+    # ----------------------------------------------------------- subscriptions
+
+    async def subscribe(
+        self, participant_id: str, publisher_id: str, kinds: Iterable[str] = ("audio", "video")
+    ) -> None:
+        """Receive ``kinds`` of ``publisher_id`` (or of everyone: ``"*"``).
+
+        Subscriptions are remembered, so a publisher who starts later is
+        forwarded as soon as it publishes.  Renegotiation follows when the
+        peer connection is ready.
+        """
+        self._assert_open()
+        participant = self._participant(participant_id)
+        wanted = _expand_kinds(kinds)
+        if publisher_id != ALL_PUBLISHERS and publisher_id not in self._participants:
+            raise MediaError("unknown_publisher", f"{publisher_id!r} is not in this room")
+        participant.subscriptions.setdefault(publisher_id, set()).update(wanted)
+        await self._sync(participant)
+
+    async def unsubscribe(
+        self, participant_id: str, publisher_id: str, kinds: Iterable[str] | None = None
+    ) -> None:
+        """Stop receiving ``kinds`` (default: everything) of ``publisher_id``."""
+        participant = self._participant(participant_id)
+        current = participant.subscriptions.get(publisher_id)
+        if current is None:
+            return
+        current -= _expand_kinds(kinds) if kinds is not None else set(SOURCES)
+        if not current:
+            del participant.subscriptions[publisher_id]
+        await self._sync(participant)
+
+    async def set_quality(self, participant_id: str, video: str) -> None:
+        """Which version of every subscribed video this participant receives.
+
+        ``high``: the original; ``low``: the publication's shared
+        low-resolution copy (started for the first low subscriber, stopped
+        after the last); ``off``: no video, audio only.  The client decides
+        from its own bandwidth estimate or the person's choice.
+        """
+        self._assert_open()
+        participant = self._participant(participant_id)
+        if video not in VIDEO_QUALITIES:
+            raise MediaError("invalid_quality", f"video quality must be one of {', '.join(VIDEO_QUALITIES)}")
+        if participant.video_quality == video:
+            return
+        participant.video_quality = video
+        logger.info("room %s participant %s: video quality %s", self.room_id, participant_id, video)
+        await self._sync(participant)
+
+    async def leave(self, participant_id: str) -> None:
+        """Remove a participant: its tracks stop for everyone, its connection closes."""
+        await self._drop_participant(participant_id, reason=None)
+
+    async def close(self) -> None:
+        """Close every peer connection; the room cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._speaker_task is not None:
+            self._speaker_task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for participant_id in list(self._participants):
+            await self._drop_participant(participant_id, reason=None, notify_others=False)
+
+    # --------------------------------------------------------------- internals
+
+    def _assert_open(self) -> None:
+        if self._closed:
+            raise MediaError("room_closed", "the media of this session has ended")
+
+    def _participant(self, participant_id: str) -> _Participant:
+        participant = self._participants.get(participant_id)
+        if participant is None:
+            raise MediaError("unknown_participant", "send an offer first")
+        return participant
+
+    def _new_participant(self, participant_id: str) -> _Participant:
+        pc = RTCPeerConnection(self.config.rtc_configuration())
+        participant = _Participant(id=participant_id, pc=pc)
+        self._participants[participant_id] = participant
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            self._on_track(participant, track)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            logger.info("room %s participant %s: connection %s", self.room_id, participant_id, state)
+            if state == "connected" and participant.needs_negotiation:
+                self._schedule_sync(participant, delay=0)
+            elif self._participants.get(participant_id) is not participant:
+                return  # an old connection of someone who has joined again
+            elif state == "failed":
+                self._schedule(self._drop_participant(participant_id, reason="connection failed"))
+            elif state == "closed" and not participant.closed:
+                # The browser went away (tab closed: DTLS close) without saying goodbye.
+                self._schedule(self._drop_participant(participant_id, reason="connection closed"))
+
+        logger.info("room %s participant %s: peer connection created", self.room_id, participant_id)
+        return participant
+
+    @staticmethod
+    def _default_sources(
+        participant: _Participant,
+        description: aiortc_sdp.SessionDescription,
+        sources: Mapping[str, str] | None,
+    ) -> dict[str, str]:
+        result: dict[str, str] = {}
+        has_camera = "camera" in participant.sources.values()
+        for media in _sending_sections(description):
+            mid = media.rtp.muxId
+            if mid in participant.sources:
+                continue
+            wanted = (sources or {}).get(mid)
+            if media.kind == "audio":
+                result[mid] = "audio"
+            elif wanted in ("camera", "screen"):
+                result[mid] = wanted
+            else:
+                result[mid] = "screen" if has_camera else "camera"
+            has_camera = has_camera or result[mid] == "camera"
+        return result
+
+    def _on_track(self, participant: _Participant, track: Any) -> None:
+        transceiver = next(
+            (t for t in participant.pc.getTransceivers() if t.receiver.track is track), None
+        )
+        if transceiver is None or transceiver.mid is None:
+            return
+        mid = transceiver.mid
+        kind = track.kind
+        source = participant.sources.get(mid, "audio" if kind == "audio" else "camera")
+        track_id = f"{participant.id}:{mid}"
+        publication: Publication
+
+        def request_keyframe() -> None:
+            if publication.tap is not None:
+                publication.tap.request_keyframe()
+
+        forwarder = TrackForwarder(
+            kind=kind,
+            request_keyframe=request_keyframe,
+            queue_frames=self.config.video_queue_frames if kind == "video" else self.config.audio_queue_frames,
+            label=track_id,
+        )
+        publication = Publication(
+            publisher_id=participant.id, track_id=track_id, kind=kind, source=source, mid=mid, forwarder=forwarder
+        )
+        if kind == "audio":
+            forwarder.observers.append(lambda frame: self._speakers.observe(participant.id, frame))
+            self._ensure_speaker_task()
+        publication.tap = tap_receiver(
+            transceiver.receiver,
+            kind=kind,
+            on_frame=self._checked_push(publication),
+            on_end=lambda: self._on_publication_ended(participant, publication),
+            pli_interval=self.config.pli_interval,
+        )
+        participant.publications[mid] = publication
+        logger.info("room %s participant %s: publishes %s (%s)", self.room_id, participant.id, track_id, source)
+
+    def _checked_push(self, publication: Publication) -> Callable[[TappedFrame], None]:
+        """Forward only codecs every subscriber can take, and say so once."""
+        warned = False
+
+        def push(frame: TappedFrame) -> None:
+            nonlocal warned
+            if frame.mime_type not in FORWARDED_MIME_TYPES:
+                if not warned:
+                    warned = True
+                    logger.warning("room %s track %s: %s is not forwarded", self.room_id, publication.track_id, frame.mime_type)
+                return
+            publication.forwarder.push(frame)
+
+        return push
+
+    def _on_publication_ended(self, participant: _Participant, publication: Publication) -> None:
+        if participant.publications.get(publication.mid) is not publication:
+            return
+        del participant.publications[publication.mid]
+        publication.close()
+        logger.info("room %s participant %s: track %s ended", self.room_id, participant.id, publication.track_id)
+        if not participant.closed and not self._closed:
+            self._after_publications_changed()
+
+    def _unpublish_stopped_tracks(
+        self, participant: _Participant, description: aiortc_sdp.SessionDescription
+    ) -> bool:
+        """Drop publications whose m-line the client no longer sends on."""
+        sending = {media.rtp.muxId for media in _sending_sections(description)}
+        ended = False
+        for mid, publication in list(participant.publications.items()):
+            if mid not in sending:
+                del participant.publications[mid]
+                publication.close()
+                ended = True
+        return ended
+
+    def _after_publications_changed(self) -> None:
+        """Tell everyone what is published, and renegotiate affected subscribers."""
+        message = {
+            "type": "media.publications",
+            "publications": [pub.describe() for pub in self.publications()],
+        }
+        for participant in list(self._participants.values()):
+            self._emit(participant.id, message)
+            self._schedule_sync(participant, delay=0)
+
+    def _desired(self, participant: _Participant) -> list[Publication]:
+        wanted: list[Publication] = []
+        for pub in self.publications():
+            if pub.publisher_id == participant.id or pub.forwarder.closed:
+                continue
+            if pub.kind == "video" and participant.video_quality == "off":
+                continue
+            sources = participant.subscriptions.get(pub.publisher_id, set()) | participant.subscriptions.get(
+                ALL_PUBLISHERS, set()
+            )
+            if pub.source in sources:
+                wanted.append(pub)
+        return wanted[: self.config.max_subscribed_tracks]
+
+    def _schedule_sync(self, participant: _Participant, *, delay: float) -> None:
+        async def later() -> None:
+            if delay:
+                await asyncio.sleep(delay)
+            await self._sync(participant)
+
+        self._schedule(later())
+
+    async def _sync(self, participant: _Participant) -> None:
+        """Make the participant's outgoing slots match its subscriptions."""
+        if participant.closed or self._closed:
+            return
+        async with participant.lock:
+            changed = self._sync_slots(participant)
+            if changed or participant.needs_negotiation:
+                await self._offer(participant)
+
+    def _sync_slots(self, participant: _Participant) -> bool:
+        if participant.pc.remoteDescription is None:
+            return False
+        desired = {pub.track_id: pub for pub in self._desired(participant)}
+        low = participant.video_quality == "low"
+        changed = False
+        for slot in participant.slots:
+            pub = slot.publication
+            if pub is not None and (pub.track_id not in desired or desired[pub.track_id] is not pub):
+                slot.release(participant.id)
+                slot.slot.detach()
+                slot.publication = None
+                slot.low = False
+                slot.transceiver.direction = "inactive"
+                changed = True
+            elif pub is not None and pub.kind == "video" and slot.low != low:
+                # Quality switch: the same m-line, the same codec, another
+                # fan-out; no renegotiation.  The new queue starts at a keyframe.
+                slot.release(participant.id)
+                slot.low = low
+                slot.slot.attach(self._subscribe_queue(participant, pub, low=low), (pub.publisher_id, pub.track_id))
+        attached = {slot.publication.track_id for slot in participant.slots if slot.publication}
+        for track_id, pub in desired.items():
+            if track_id in attached:
+                continue
+            slot = next((s for s in participant.slots if s.publication is None and s.slot.kind == pub.kind), None)
+            if slot is None:
+                slot = self._new_slot(participant, pub.kind)
+            slot.low = low and pub.kind == "video"
+            slot.slot.attach(self._subscribe_queue(participant, pub, low=slot.low), (pub.publisher_id, pub.track_id))
+            slot.publication = pub
+            slot.transceiver.direction = "sendonly"
+            changed = True
+        return changed
+
+    @staticmethod
+    def _subscribe_queue(participant: _Participant, pub: Publication, *, low: bool) -> Any:
+        if low:
+            return pub.low_quality_copy().forwarder.add_subscriber(participant.id)
+        return pub.forwarder.add_subscriber(participant.id)
+
+    def _new_slot(self, participant: _Participant, kind: str) -> _Slot:
+        slot = SubscriberSlot(kind)
+        transceiver = participant.pc.addTransceiver(slot.track, direction="sendonly")
+        preferred = [
+            codec
+            for codec in RTCRtpSender.getCapabilities(kind).codecs
+            if codec.mimeType.lower() in FORWARDED_MIME_TYPES or codec.mimeType.lower().endswith("/rtx")
+        ]
+        transceiver.setCodecPreferences(preferred)
+        entry = _Slot(slot=slot, transceiver=transceiver)
+
+        def on_keyframe_request() -> None:
+            # A low subscriber's request goes to the copy's encoder, never
+            # to the publisher: one lossy 3G link must not cost everyone a
+            # full-size keyframe.
+            if entry.publication is None:
+                return
+            if entry.low:
+                if entry.publication.low_copy is not None:
+                    entry.publication.low_copy.request_keyframe()
+            else:
+                entry.publication.request_keyframe()
+
+        hook_keyframe_requests(transceiver.sender, on_keyframe_request)
+        participant.slots.append(entry)
+        return entry
+
+    async def _offer(self, participant: _Participant) -> None:
+        """Send a server offer, or remember to once the connection is ready."""
+        pc = participant.pc
+        if pc.signalingState != "stable" or pc.connectionState != "connected":
+            participant.needs_negotiation = True
+            return
+        participant.needs_negotiation = False
+        try:
+            restrict_ice(pc, self.config.ice_restriction())
+            offer = await pc.createOffer()
+            await pc.setLocalDescription(offer)
+        except Exception:
+            logger.exception("room %s participant %s: server offer failed", self.room_id, participant.id)
+            self._schedule(self._drop_participant(participant.id, reason="negotiation failed"))
+            return
+        tracks = [
+            {"mid": slot.transceiver.mid, **slot.publication.describe()}
+            for slot in participant.slots
+            if slot.publication is not None
+        ]
+        message = {"type": "media.offer", "sdp": pc.localDescription.sdp, "tracks": tracks}
+        participant.last_offer = message
+        self._emit(participant.id, message)
+
+    async def _drop_participant(self, participant_id: str, *, reason: str | None, notify_others: bool = True) -> None:
+        participant = self._participants.pop(participant_id, None)
+        if participant is None or participant.closed:
+            return
+        participant.closed = True
+        had_publications = bool(participant.publications)
+        for publication in participant.publications.values():
+            publication.close()
+        participant.publications.clear()
+        for slot in participant.slots:
+            slot.release(participant_id)
+            slot.slot.end()
+        self._speakers.forget(participant_id)
+        if reason is not None:
+            self._emit(participant_id, {"type": "media.closed", "reason": reason})
+        try:
+            await asyncio.wait_for(participant.pc.close(), self.config.close_timeout)
+        except Exception:
+            logger.exception("room %s participant %s: close failed", self.room_id, participant_id)
+        logger.info("room %s participant %s: left (%s)", self.room_id, participant_id, reason or "leave")
+        if notify_others and had_publications and not self._closed:
+            self._after_publications_changed()
+
+    # ------------------------------------------------------ speakers, signals
+
+    def _ensure_speaker_task(self) -> None:
+        if self._speaker_task is None or self._speaker_task.done():
+            self._speaker_task = asyncio.ensure_future(self._run_speaker_detection())
+
+    async def _run_speaker_detection(self) -> None:
+        current: str | None = None
+        while not self._closed:
+            await asyncio.sleep(self.config.speaker_interval)
+            speaker = self._speakers.decide()
+            if speaker != current:
+                current = speaker
+                message = {"type": "media.speaker", "participant": speaker}
+                for participant_id in list(self._participants):
+                    self._emit(participant_id, message)
+
+    def _emit(self, participant_id: str, message: dict[str, Any]) -> None:
+        try:
+            result = self._on_signal(participant_id, message)
+            if inspect.isawaitable(result):
+                self._schedule(result)
+        except Exception:
+            logger.exception("room %s participant %s: signal callback failed", self.room_id, participant_id)
+
+    def _schedule(self, awaitable: Any) -> None:
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Future[Any]) -> None:
+            self._tasks.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.error("room %s: background task failed", self.room_id, exc_info=finished.exception())
+
+        task.add_done_callback(done)
+
+
+class SFU:
+    """The rooms whose media this worker process owns."""
+
+    def __init__(self, config: MediaConfig, on_signal: Callable[[str, str, dict[str, Any]], Any]) -> None:
+        self.config = config
+        self._on_signal = on_signal
+        self._rooms: dict[str, MediaRoom] = {}
+
+    def room(self, room_id: str) -> MediaRoom:
+        """The room's media, created on first use."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            room = self._rooms[room_id] = MediaRoom(
+                room_id,
+                config=self.config,
+                on_signal=lambda participant_id, message: self._on_signal(room_id, participant_id, message),
+            )
+        return room
+
+    def get_room(self, room_id: str) -> MediaRoom | None:
+        return self._rooms.get(room_id)
+
+    async def close_room(self, room_id: str) -> None:
+        room = self._rooms.pop(room_id, None)
+        if room is not None:
+            await room.close()
+
+    async def close(self) -> None:
+        for room_id in list(self._rooms):
+            await self.close_room(room_id)

@@ -1,0 +1,457 @@
+"""The media worker: the one process that owns the media of its sessions.
+
+Peer connections and forwarders cannot be shared between processes, so the media of a
+session lives in exactly one worker. Room sockets may be spread over several daphne
+processes: the signalling handlers (`sessions/media/signalling.py`) check permissions
+where the socket is and forward each media message over the channel layer to
+`worker_channel_for(session_id)`; the worker answers on the consumer's own channel with
+`{"type": "media.signal", "message": {...}}`, which the consumer writes to its socket.
+
+Embedded default (`MEDIA_WORKER_IN_PROCESS`, true unless set): the worker loop runs inside
+the web process, started lazily by the first media message. In production a separate
+process runs `python manage.py media_worker` (Procfile line `media:`), and web processes
+set `MEDIA_WORKER_IN_PROCESS=0`. With `MEDIA_WORKER_COUNT` > 1 sessions are spread over
+`media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
+
+Everything a peer does arrives here as data; nothing a peer sends may stop the loop: each
+request runs in its own task, errors become `media.error` replies, and a broken peer
+connection is dropped by the SFU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from .recording import RoomRecorder
+from .sfu import SFU, MediaConfig, MediaError
+
+logger = logging.getLogger(__name__)
+
+REQUEST = "media.request"
+SIGNAL = "media.signal"
+
+
+def media_channel_layer() -> Any:
+    """The channel layer media messages travel on (a seam for tests)."""
+    return get_channel_layer()
+
+
+def _setting(name: str, default: Any) -> Any:
+    """A media setting: Django settings first, then the environment (12-factor deploys)."""
+    return getattr(settings, name, os.environ.get(name, default))
+
+
+def worker_count() -> int:
+    return max(1, int(_setting("MEDIA_WORKER_COUNT", 1)))
+
+
+#: Embedded mode: this process's own worker channel. Unique, so processes that share a
+#: Redis (tests, a misconfigured deploy) never take each other's media requests.
+_LOCAL_CHANNEL = f"media-worker-local-{uuid.uuid4().hex[:12]}"
+
+
+def worker_channel_for(session_id: int) -> str:
+    """The channel of the worker that owns `session_id`'s media."""
+    if worker_in_process():
+        return _LOCAL_CHANNEL
+    return worker_channel_of_index(session_id % worker_count())
+
+
+def worker_in_process() -> bool:
+    value = _setting("MEDIA_WORKER_IN_PROCESS", True)
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+def media_config_from_settings() -> MediaConfig:
+    """ICE addresses and UDP ports from settings; limits from MediaConfig's defaults."""
+    addresses = tuple(getattr(settings, "MEDIA_ICE_HOST_ADDRESSES", ("127.0.0.1",)) or ("127.0.0.1",))
+    return MediaConfig(
+        ice_host_addresses=addresses,
+        port_min=int(getattr(settings, "MEDIA_UDP_PORT_MIN", 0)),
+        port_max=int(getattr(settings, "MEDIA_UDP_PORT_MAX", 0)),
+    )
+
+
+class MediaWorker:
+    """Owns an SFU and the recorders of its rooms; serves requests from one channel.
+
+    Request (sent by the signalling handlers)::
+
+        {"type": "media.request", "session_id": 7, "participant": "12",
+         "reply_to": "<consumer channel>", "op": "offer", "may_publish": true,
+         "message": {...the cleaned socket message...}}
+
+    ops: offer, answer, candidate, subscribe, unsubscribe, quality, leave, record_start,
+    record_stop, discard, session_ended. Every reply and every message the SFU emits for
+    a participant goes to the channel that participant last used.
+    """
+
+    def __init__(self, *, layer: Any = None, channel: str = "media-worker", config: MediaConfig | None = None) -> None:
+        self.layer = layer if layer is not None else media_channel_layer()
+        self.channel = channel
+        self.config = config or media_config_from_settings()
+        self.sfu = SFU(self.config, self._on_signal)
+        self.routes: dict[tuple[str, str], str] = {}
+        self.recorders: dict[int, RoomRecorder] = {}
+        #: Finished recordings per session (storage names), published when the session ends.
+        self.finished: dict[int, list[str]] = defaultdict(list)
+        self._locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        #: Set once the worker listens on its channel.
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ loop
+
+    async def run(self) -> None:
+        """Serve requests until cancelled; one task per request, ordered per participant."""
+        try:
+            await self._subscribe()
+            self.ready.set()
+            logger.info("media worker listening on %s", self.channel)
+            while not self._stopping:
+                try:
+                    request = await self.layer.receive(self.channel)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("media worker: channel layer receive failed; retrying")
+                    await asyncio.sleep(1)
+                    continue
+                self._spawn(request)
+        finally:
+            await self.close()
+
+    async def _subscribe(self) -> None:
+        """Listen before anyone may send: a pub/sub layer drops what nobody listens to."""
+        get_layer = getattr(self.layer, "_get_layer", None)  # RedisPubSubChannelLayer: per-loop layer
+        target = get_layer() if callable(get_layer) else self.layer
+        subscribe = getattr(target, "_subscribe_to_channel", None)
+        if callable(subscribe) and self.channel not in getattr(target, "channels", {}):
+            await subscribe(self.channel)
+
+    def _spawn(self, request: dict[str, Any]) -> None:
+        if request.get("type") == "schedule.event":  # the session group of a watched session
+            task = asyncio.ensure_future(self.dispatch_schedule_event(request))
+        else:
+            task = asyncio.ensure_future(self._serve(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, request: dict[str, Any]) -> None:
+        key = (str(request.get("session_id")), str(request.get("participant", "")))
+        async with self._locks[key]:
+            try:
+                await self.handle(request)
+            except MediaError as error:
+                await self._reply(request, {**error.as_message(), **_about(request)})
+            except Exception:
+                logger.exception("media worker: %s for session %s failed", request.get("op"), request.get("session_id"))
+                await self._reply(
+                    request, {"type": "media.error", "code": "server_error", "message": "The media server could not do that.", **_about(request)}
+                )
+
+    async def close(self) -> None:
+        self._stopping = True
+        for session_id in list(self.recorders):
+            await self._record_stop(session_id)
+        await self.sfu.close()
+
+    # -------------------------------------------------------------- requests
+
+    async def handle(self, request: dict[str, Any]) -> None:
+        """Do one request (raises MediaError on refusals)."""
+        op = request.get("op")
+        session_id = int(request["session_id"])
+        room_id = str(session_id)
+        participant = str(request.get("participant", ""))
+        message = request.get("message") or {}
+        if op == "session_ended":
+            await self._session_ended(session_id)
+            return
+        if op == "discard":
+            outcome = await self._record_discard(session_id)
+            await self._reply(request, {"type": "media.discarded", **outcome})
+            if outcome["stopped"]:
+                await _recording_event(session_id, active=False, discarded=True)
+            return
+        if op == "record_start":
+            await self._record_start(session_id, started_by=request.get("user_name", ""))
+            return
+        if op == "record_stop":
+            await self._record_stop(session_id)
+            return
+        reply_to = request.get("reply_to")
+        if reply_to:
+            previous = self.routes.get((room_id, participant))
+            if previous and previous != reply_to and op == "offer":
+                # The same person joined from another tab or reconnected: the new socket wins.
+                room = self.sfu.get_room(room_id)
+                if room is not None and participant in room.participant_ids:
+                    await room.leave(participant)
+                await self._send(previous, {"type": "media.closed", "reason": "replaced"})
+            self.routes[(room_id, participant)] = reply_to
+            if previous and previous != reply_to and op != "offer":
+                # The room socket reconnected: whatever the old socket missed comes again.
+                room = self.sfu.get_room(room_id)
+                pending = room.pending_offer(participant) if room is not None else None
+                if pending is not None:
+                    await self._send(reply_to, pending)
+                await self._send_state(room_id, participant)
+        if op == "offer":
+            room = self.sfu.room(room_id)
+            await self._watch_session(session_id)
+            answer = await room.handle_offer(
+                participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),
+                sources=_sources(message.get("sources")),
+            )
+            await self._reply(request, {"type": "media.answer", "sdp": answer, **_about(request)})
+            await self._send_state(room_id, participant)
+            return
+        room = self.sfu.get_room(room_id)
+        if room is None:
+            if op == "leave":
+                return
+            raise MediaError("unknown_participant", "send an offer first")
+        if op == "answer":
+            await room.handle_answer(participant, message.get("sdp"))
+        elif op == "candidate":
+            await room.handle_ice_candidate(participant, message.get("candidate"))
+        elif op == "subscribe":
+            await room.subscribe(participant, str(message.get("publisher") or "*"), message.get("kinds") or ["audio", "video"])
+        elif op == "quality":
+            await room.set_quality(participant, str(message.get("video") or ""))
+        elif op == "unsubscribe":
+            await room.unsubscribe(participant, str(message.get("publisher") or "*"), message.get("kinds"))
+        elif op == "leave":
+            await room.leave(participant)
+            self.routes.pop((room_id, participant), None)
+            self._locks.pop((room_id, participant), None)
+        else:
+            raise MediaError("unknown_operation", f"unknown media operation {op!r}")
+
+    async def _send_state(self, room_id: str, participant: str) -> None:
+        """What a (re)joining participant needs: publications and the speaker."""
+        room = self.sfu.get_room(room_id)
+        if room is None:
+            return
+        await self._send(self.routes.get((room_id, participant)), {
+            "type": "media.publications", "publications": [p.describe() for p in room.publications()],
+        })
+        await self._send(self.routes.get((room_id, participant)), {"type": "media.speaker", "participant": room.active_speaker})
+
+    # ------------------------------------------------------------- recording
+
+    async def _record_start(self, session_id: int, *, started_by: str = "") -> None:
+        if session_id in self.recorders:
+            return
+        room = self.sfu.room(str(session_id))
+        await self._watch_session(session_id)
+        recorder = RoomRecorder(room, session_id=session_id)
+        await recorder.start()
+        self.recorders[session_id] = recorder
+        await _recording_event(session_id, active=True)
+        logger.info("session %s: recording started", session_id)
+
+    async def _record_stop(self, session_id: int) -> str | None:
+        recorder = self.recorders.pop(session_id, None)
+        if recorder is None:
+            return None
+        name = await recorder.stop_and_store()
+        if name:
+            self.finished[session_id].append(name)
+        await _recording_event(session_id, active=False)
+        logger.info("session %s: recording stopped (%s)", session_id, "stored" if name else "empty")
+        return name
+
+    async def _record_discard(self, session_id: int) -> dict[str, Any]:
+        """Stop a running recording and delete every file of it that is not yet published."""
+        recorder = self.recorders.pop(session_id, None)
+        stopped = recorder is not None
+        deleted = 0
+        if recorder is not None:
+            await recorder.discard()
+            deleted += 1
+        names = self.finished.pop(session_id, [])
+        # No database work here: the caller may be waiting inside its own transaction
+        # (consent withdrawal) on the one thread Django's sync work runs on.
+        deleted += await asyncio.to_thread(_delete_stored, names)
+        logger.info("session %s: recording discarded (stopped=%s, files=%s)", session_id, stopped, deleted)
+        return {"stopped": stopped, "deleted_files": deleted}
+
+    async def _session_ended(self, session_id: int) -> None:
+        await self._record_stop(session_id)
+        names = self.finished.pop(session_id, [])
+        if names:
+            await database_sync_to_async(_publish_recordings)(session_id, names)
+        room = self.sfu.get_room(str(session_id))
+        if room is not None:
+            for participant in room.participant_ids:
+                await self._send(self.routes.get((str(session_id), participant)), {"type": "media.closed", "reason": "session ended"})
+        await self.sfu.close_room(str(session_id))
+        for key in [k for k in self.routes if k[0] == str(session_id)]:
+            self.routes.pop(key, None)
+            self._locks.pop(key, None)
+
+    async def _watch_session(self, session_id: int) -> None:
+        """Hear the session's scheduling events (to finish recordings when it ends)."""
+        from sessions.scheduling.events import session_group_name
+
+        try:
+            await self.layer.group_add(session_group_name(session_id), self.channel)
+        except Exception:
+            logger.warning("session %s: cannot watch scheduling events", session_id, exc_info=True)
+
+    # -------------------------------------------------------------- replies
+
+    def _on_signal(self, room_id: str, participant_id: str, message: dict[str, Any]) -> Any:
+        return self._send(self.routes.get((room_id, participant_id)), message)
+
+    async def _reply(self, request: dict[str, Any], message: dict[str, Any]) -> None:
+        await self._send(request.get("reply_to"), message)
+
+    async def _send(self, channel: str | None, message: dict[str, Any]) -> None:
+        if not channel:
+            return
+        try:
+            await self.layer.send(channel, {"type": SIGNAL, "message": message})
+        except Exception:  # a full or vanished consumer channel must not break the room
+            logger.warning("media worker: reply to a consumer failed", exc_info=True)
+
+    async def dispatch_schedule_event(self, event: dict[str, Any]) -> None:
+        """A watched session ended or was cancelled: finish its recording, close its media."""
+        if event.get("event") in ("session.ended", "session.cancelled") and event.get("session_id") is not None:
+            try:
+                await self._session_ended(int(event["session_id"]))
+            except Exception:
+                logger.exception("session %s: ending its media failed", event.get("session_id"))
+
+
+def _about(request: dict[str, Any]) -> dict[str, Any]:
+    """The client's message id, so it can match a reply or error to what it sent."""
+    message = request.get("message") or {}
+    return {"reply_to": message["id"]} if message.get("id") else {}
+
+
+def _sources(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(k)[:8]: str(v) for k, v in list(value.items())[:8] if v in ("camera", "screen")}
+
+
+async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
+    """The notice every participant sees: a room event, stored and replayed."""
+    from sessions.room.services import room_event_emit
+
+    payload: dict[str, Any] = {"active": active}
+    if discarded:
+        payload["discarded"] = True
+    try:
+        await database_sync_to_async(room_event_emit)(session_id=session_id, type="media.recording", payload=payload)
+    except Exception:
+        logger.exception("session %s: recording notice not stored", session_id)
+
+
+def _delete_stored(names: list[str]) -> int:
+    from django.core.files.storage import default_storage
+
+    deleted = 0
+    for name in names:
+        try:
+            default_storage.delete(name)
+            deleted += 1
+        except Exception:
+            logger.exception("recording file could not be deleted")
+    return deleted
+
+
+def _publish_recordings(session_id: int, names: list[str]) -> None:
+    """Each finished recording of an ended session becomes a library material."""
+    from django.core.files.storage import default_storage
+
+    from sessions.models import LiveSession, SessionKind
+
+    session = LiveSession.objects.select_related("host").get(pk=session_id)
+    if session.kind == SessionKind.CONSULT:
+        # A consult recording holds patient data: it stays in storage for the consult
+        # team and is not published to the library (teaching use is the consult's call).
+        logger.info("session %s: consult recording kept, not published", session_id)
+        return
+    from courses.library.services import material_create_recording
+
+    for index, name in enumerate(names, start=1):
+        try:
+            with default_storage.open(name, "rb") as stored:
+                material_create_recording(session=session, file=stored, file_name=f"session-{session_id}-{index}.webm")
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("session %s: recording %s could not be published", session_id, index)
+
+
+# ------------------------------------------------------------------ in process
+
+_IN_PROCESS: dict[int, tuple[MediaWorker, asyncio.Task[None]]] = {}
+
+
+async def ensure_in_process_worker(session_id: int) -> MediaWorker | None:
+    """Start the worker for `session_id`'s channel in this process's loop, once (embedded mode).
+
+    Returns when the worker listens, so the request sent next is not lost.
+    """
+    if not worker_in_process():
+        return None
+    loop = asyncio.get_running_loop()
+    channel = worker_channel_for(session_id)
+    key = hash((id(loop), channel))
+    entry = _IN_PROCESS.get(key)
+    if entry is None or entry[1].done():
+        worker = MediaWorker(channel=channel)
+        entry = _IN_PROCESS[key] = (worker, loop.create_task(worker.run()))
+    try:
+        await asyncio.wait_for(entry[0].ready.wait(), 5)
+    except TimeoutError:
+        logger.error("media worker did not start listening on %s", channel)
+    return entry[0]
+
+
+async def stop_in_process_workers() -> None:
+    """Stop the embedded workers of the running loop (tests, shutdown)."""
+    for key, (worker, task) in list(_IN_PROCESS.items()):
+        if task.get_loop() is asyncio.get_running_loop():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+            _IN_PROCESS.pop(key, None)
+
+
+def worker_channel_of_index(index: int) -> str:
+    base = str(_setting("MEDIA_WORKER_CHANNEL", "media-worker"))
+    return base if worker_count() == 1 else f"{base}-{index}"
+
+
+async def run_worker_process(*, index: int = 0, install_signals: tuple[int, ...] = ()) -> None:
+    """The body of `manage.py media_worker`: serve until SIGTERM, then close every room."""
+    worker = MediaWorker(channel=worker_channel_of_index(index))
+    task = asyncio.ensure_future(worker.run())
+    loop = asyncio.get_running_loop()
+    for signum in install_signals:
+        loop.add_signal_handler(signum, task.cancel)
+    logger.info("media worker %s started", index)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    logger.info("media worker %s stopped", index)

@@ -1,0 +1,5 @@
+"""Models of live sessions, one module per concern; Django finds them all here."""
+
+from .scheduling import *  # noqa: F401,F403
+from .room import *  # noqa: F401,F403
+from .consult import *  # noqa: F401,F403

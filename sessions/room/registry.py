@@ -1,0 +1,177 @@
+"""The room's extension points: message handlers, snapshot parts and roles.
+
+Other parts (consults, media) add to the room without touching the consumer:
+
+    from sessions.room.registry import RoomContext, room_message, register_snapshot_part
+    from sessions.room.protocol import Field
+
+    @room_message("consult.guidance", roles={"supervisor"}, fields={"text": Field("str", max_length=2000)})
+    async def consult_guidance(ctx: RoomContext, message: dict) -> None:
+        await ctx.emit("consult.guidance", {"text": message["text"]}, visible_to=[trainee_id, ctx.user.pk])
+
+    async def consult_part(session, user) -> dict: ...
+    register_snapshot_part("consult", consult_part)
+
+A handler runs after the protocol checks (JSON, type, `id`, declared `fields`, rate
+limit, role). `ctx.emit` stores a `RoomEvent` (sequence number, idempotent on the
+client's `id`) and then delivers it to every socket of the room on every process (or only
+to `visible_to`). Raising `PermissionRefused` / `InvalidRequest` / `ProtocolError` sends
+an error with its code; the consumer acknowledges the message when the handler returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+
+from .protocol import Field
+
+if TYPE_CHECKING:
+    from server.people.models import User
+    from sessions.models import LiveSession
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["RoomContext", dict[str, Any]], Awaitable[None]]
+SnapshotPart = Callable[["LiveSession", "User"], Awaitable[dict[str, Any]]]
+
+#: What each role may do in a room. Permissions: chat, hand, ask, vote (everyone);
+#: present (publish media without being given the floor); poll (create and close polls);
+#: moderate (mute, remove, lock, end, lobby, floor, roles, answer questions).
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "host": frozenset({"chat", "hand", "ask", "vote", "present", "poll", "moderate"}),
+    "presenter": frozenset({"chat", "hand", "ask", "vote", "present", "poll"}),
+    "attendee": frozenset({"chat", "hand", "ask", "vote"}),
+}
+#: Roles the host may give in the room with `role.set`.
+ASSIGNABLE_ROLES: set[str] = {"presenter", "attendee"}
+
+
+def register_role(name: str, permissions: Iterable[str], *, assignable: bool = False) -> None:
+    """Add a room role (e.g. a consult's "supervisor") with its permissions."""
+    ROLE_PERMISSIONS[name] = frozenset(permissions)
+    if assignable:
+        ASSIGNABLE_ROLES.add(name)
+
+
+def role_permissions(role: str) -> frozenset[str]:
+    """Permissions of `role`; an unknown role has the attendee's."""
+    return ROLE_PERMISSIONS.get(role, ROLE_PERMISSIONS["attendee"])
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """A registered client message type."""
+
+    type: str
+    handler: Handler
+    roles: frozenset[str] | None
+    fields: dict[str, Field]
+    bucket: str
+
+
+_HANDLERS: dict[str, MessageSpec] = {}
+_SNAPSHOT_PARTS: dict[str, SnapshotPart] = {}
+
+
+def room_message(
+    type: str, *, roles: set[str] | None = None, fields: dict[str, Field] | None = None, bucket: str = "default"
+) -> Callable[[Handler], Handler]:
+    """Register `async def handler(ctx, message)` for client messages of `type`.
+
+    roles: only people whose current room role is in this set may send it (others get
+    `forbidden`); None means anyone admitted. fields: declared fields, checked before the
+    handler runs (`message` then holds the cleaned values plus `type` and `id`).
+    bucket: the rate-limit bucket ("default", "chat", "vote").
+    """
+
+    def decorator(handler: Handler) -> Handler:
+        if type in _HANDLERS and _HANDLERS[type].handler is not handler:
+            raise ValueError(f"room message type {type!r} is already registered")
+        _HANDLERS[type] = MessageSpec(type, handler, frozenset(roles) if roles else None, dict(fields or {}), bucket)
+        return handler
+
+    return decorator
+
+
+def message_spec(type: str) -> MessageSpec | None:
+    return _HANDLERS.get(type)
+
+
+def registered_types() -> list[str]:
+    return sorted(_HANDLERS)
+
+
+def register_snapshot_part(name: str, part: SnapshotPart) -> None:
+    """Add `snapshot[name] = await part(session, user)` to every join snapshot.
+
+    The part runs for each joining socket: keep it to a query or two, and return only
+    what `user` may see.
+    """
+    _SNAPSHOT_PARTS[name] = part
+
+
+async def snapshot_parts(session: "LiveSession", user: "User") -> dict[str, Any]:
+    """Every registered part, read concurrently (a joiner waits for the slowest, not the sum)."""
+    import asyncio
+
+    names = list(_SNAPSHOT_PARTS)
+    results = await asyncio.gather(*(_SNAPSHOT_PARTS[name](session, user) for name in names), return_exceptions=True)
+    parts: dict[str, Any] = {}
+    for name, result in zip(names, results, strict=True):
+        if isinstance(result, BaseException):  # one broken part must not keep people out of the room
+            logger.error("session %s snapshot part %s failed", session.pk, name, exc_info=result)
+        else:
+            parts[name] = result
+    return parts
+
+
+@dataclass
+class RoomContext:
+    """What a handler knows about the socket that sent the message, and how it answers."""
+
+    session: "LiveSession"
+    user: "User"
+    role: str
+    client_id: str | None = None
+    #: The sequence number of the first event emitted for this message (sent in the ack).
+    seq: int | None = None
+    failed: bool = False
+    _send: Callable[[dict[str, Any]], Awaitable[None]] | None = field(default=None, repr=False)
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return role_permissions(self.role)
+
+    async def emit(self, type: str, payload: dict[str, Any], visible_to: Iterable[int] | None = None) -> int:
+        """Store an event (with the next sequence number) and deliver it to the room.
+
+        The first event of a message carries the client's `id`, so a repeated message
+        stores nothing new. Returns the sequence number.
+        """
+        from .fanout import db_parallel
+        from .services import room_event_emit
+
+        client_id = self.client_id if self.seq is None else None
+        seq = await db_parallel(room_event_emit)(
+            session_id=self.session.pk, type=type, payload=payload, actor_id=self.user.pk,
+            client_id=client_id or "", visible_to=list(visible_to) if visible_to is not None else None,
+        )
+        if self.seq is None:
+            self.seq = seq
+        return seq
+
+    async def reply(self, message: dict[str, Any]) -> None:
+        """Send `message` to this socket only (not stored, not sequenced)."""
+        if self._send is not None:
+            await self._send(message)
+
+    async def error(self, code: str, message: str) -> None:
+        """Send an error about the current message to this socket; no ack follows."""
+        from .protocol import error_message
+
+        self.failed = True
+        await self.reply(error_message(code, message, client_id=self.client_id))

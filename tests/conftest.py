@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: the named demo people and the real components.
+
+Tests use the people of shared/PRODUCT.md by name (`people.amina`, `people.okafor`…),
+seeded by the same code as the demo.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from types import SimpleNamespace
+
+import pytest
+
+from server.people.demo import seed_people
+from server.people.models import User
+
+pytest_plugins = ["tests.browser_support"]
+
+
+@pytest.fixture
+def people(db) -> SimpleNamespace:
+    """Every demo user by username, and every demo school by key, as attributes."""
+    schools = seed_people()
+    users = {user.username: user for user in User.objects.all()}
+    return SimpleNamespace(**users, schools=SimpleNamespace(**schools))
+
+
+def real_services_required() -> bool:
+    """In the test command (and CI) a missing real component fails the test instead of skipping."""
+    return os.environ.get("REQUIRE_REAL_SERVICES") == "1" or os.environ.get("CI") == "true"
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def need_component(name: str, available: bool) -> None:
+    """Fail (in CI) or skip (on a developer's partial machine) when a component is missing."""
+    if available:
+        return
+    message = f"{name} is not available; `make test` starts it."
+    if real_services_required():
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,15 @@
+"""Review finding: the home page's "new in the library" listed the viewer's own withdrawn
+material (e.g. a teaching case withdrawn because the patient withdrew teaching consent)."""
+
+from __future__ import annotations
+
+from courses.library import services as library
+from server.people.dashboard import dashboard_for
+
+
+def test_home_does_not_list_my_withdrawn_material_as_new(people):
+    material = library.material_create(user=people.tanaka, kind="link", title="Withdrawn review link",
+                                       url="https://example.org/x", scope="public")
+    assert material in dashboard_for(user=people.tanaka, limit=50).new_materials
+    library.material_withdraw(user=people.tanaka, material=material)
+    assert material not in dashboard_for(user=people.tanaka, limit=50).new_materials

@@ -1,0 +1,126 @@
+"""Fan-out policy: keyframe gating, lag handling, audio drops, slots, speakers."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+
+import av
+import pytest
+
+from sessions.media.forwarding import (
+    ActiveSpeakerDetector,
+    SubscriberQueue,
+    SubscriberSlot,
+    TrackForwarder,
+    is_vp8_keyframe,
+)
+from sessions.media.tap import TappedFrame
+
+
+def frame(data: bytes = b"delta", pts: int = 0, *, level: int | None = None) -> TappedFrame:
+    packet = av.Packet(data)
+    packet.pts = pts
+    packet.time_base = fractions.Fraction(1, 90000)
+    return TappedFrame(packet=packet, mime_type="video/vp8", ssrc=1, audio_level=level, arrival=0.0)
+
+
+def vp8_frames(count: int) -> list[bytes]:
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 64, 48, "yuv420p"
+    codec.time_base = fractions.Fraction(1, 15)
+    codec.options = {"deadline": "realtime", "lag-in-frames": "0"}
+    out: list[bytes] = []
+    for i in range(count):
+        picture = av.VideoFrame(64, 48, "yuv420p")
+        for plane in picture.planes:
+            plane.update(bytes([(i * 7) % 255]) * plane.buffer_size)
+        picture.pts = i
+        out += [bytes(p) for p in codec.encode(picture)]
+    return out
+
+
+def test_vp8_keyframe_detection_on_real_frames() -> None:
+    frames = vp8_frames(5)
+    assert is_vp8_keyframe(frames[0])
+    assert not any(is_vp8_keyframe(f) for f in frames[1:])
+    assert not is_vp8_keyframe(b"")
+
+
+async def test_video_subscriber_starts_at_a_keyframe_and_asks_for_one_when_reading() -> None:
+    requests: list[bool] = []
+    queue = SubscriberQueue(kind="video", capacity=4, request_keyframe=lambda: requests.append(True))
+    queue.offer(frame(b"delta"), keyframe=False)
+    assert queue.stats.skipped_waiting_keyframe == 1
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert requests == [True]
+    queue.offer(frame(b"key"), keyframe=True)
+    queue.offer(frame(b"delta2"), keyframe=False)
+    assert bytes((await getter).packet) == b"key"
+    assert bytes((await queue.get()).packet) == b"delta2"
+
+
+async def test_lagging_video_subscriber_is_cut_back_to_the_next_keyframe() -> None:
+    requests: list[bool] = []
+    queue = SubscriberQueue(kind="video", capacity=3, request_keyframe=lambda: requests.append(True))
+    queue.offer(frame(b"k"), keyframe=True)
+    for i in range(5):
+        queue.offer(frame(b"d%d" % i), keyframe=False)
+    assert queue.waiting_for_keyframe and queue.stats.dropped == 3
+    assert requests == [], "nobody is reading: a dead subscriber causes no keyframe"
+    getter = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert requests == [True]
+    queue.offer(frame(b"k2"), keyframe=True)
+    assert bytes((await getter).packet) == b"k2"
+
+
+async def test_audio_queue_drops_the_oldest() -> None:
+    queue = SubscriberQueue(kind="audio", capacity=2, request_keyframe=lambda: None)
+    for name in (b"a", b"b", b"c"):
+        queue.offer(frame(name), keyframe=True)
+    assert [bytes((await queue.get()).packet) for _ in range(2)] == [b"b", b"c"]
+    assert queue.stats.dropped == 1
+
+
+async def test_forwarder_shares_one_packet_and_a_removed_subscriber_ends() -> None:
+    forwarder = TrackForwarder(kind="audio", request_keyframe=lambda: None)
+    first, second = forwarder.add_subscriber("a"), forwarder.add_subscriber("b")
+    sent = frame(b"opus")
+    forwarder.push(sent)
+    assert (await first.get()) is sent and (await second.get()) is sent
+    forwarder.remove_subscriber("a")
+    assert await first.get() is None
+    forwarder.close()
+    assert await second.get() is None
+
+
+async def test_slot_keeps_timestamps_increasing_when_switched_to_another_publisher() -> None:
+    slot = SubscriberSlot("video")
+    one = TrackForwarder(kind="video", request_keyframe=lambda: None)
+    slot.attach(one.add_subscriber("s"), ("p1", "p1:0"))
+    one.push(frame(bytes([0x00, 0, 0, 0x9D, 0x01, 0x2A, 0, 0, 0, 0]), pts=900000))
+    assert (await slot.track.recv()).pts == 900000
+    two = TrackForwarder(kind="video", request_keyframe=lambda: None)
+    slot.attach(two.add_subscriber("s"), ("p2", "p2:0"))
+    two.push(frame(bytes([0x00, 0, 0, 0x9D, 0x01, 0x2A, 0, 0, 0, 0]), pts=10))
+    assert (await slot.track.recv()).pts == 903000
+    slot.end()
+    with pytest.raises(Exception):
+        await slot.track.recv()
+
+
+def test_active_speaker_needs_to_be_clearly_louder_to_take_the_floor() -> None:
+    detector = ActiveSpeakerDetector(smoothing=1.0)
+    detector.observe("amina", frame(level=30))  # loud (97)
+    detector.observe("bruno", frame(level=120))  # near silence
+    assert detector.decide() == "amina"
+    detector.observe("amina", frame(level=30))
+    detector.observe("bruno", frame(level=28))  # only a little louder
+    assert detector.decide() == "amina"
+    detector.observe("amina", frame(level=127))
+    detector.observe("bruno", frame(level=28))
+    assert detector.decide() == "bruno"
+    detector.forget("bruno")
+    assert detector.current is None

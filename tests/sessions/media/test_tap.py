@@ -1,0 +1,161 @@
+"""The tap into aiortc's internals, against the real aiortc classes.
+
+These tests exist to fail when an aiortc upgrade changes what the tap relies
+on: the receiver must hand frames to the replaced queue and never decode, a
+frame must leave as soon as its marker packet is in, a PLI on a sender must
+reach the hook, and ICE must gather only the configured address and ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+from typing import Any
+
+import av
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection
+from aiortc.codecs.vpx import Vp8Encoder
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpreceiver import RemoteStreamTrack
+from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
+
+from sessions.media.tap import (
+    EncodedPacketTrack,
+    FrameReleasingJitterBuffer,
+    IceRestriction,
+    ReceiverTap,
+    TappedFrame,
+    TapError,
+    check_aiortc_compatibility,
+    hook_keyframe_requests,
+    restrict_ice,
+    tap_receiver,
+)
+
+VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+
+
+def rtp(seq: int, timestamp: int, payload: bytes, *, marker: bool, ssrc: int = 1234) -> RtpPacket:
+    packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, ssrc=ssrc)
+    packet.marker = int(marker)
+    packet.payload = payload
+    packet._data = payload  # what the receiver's depayloading leaves
+    return packet
+
+
+def test_aiortc_still_has_every_internal_the_tap_uses() -> None:
+    check_aiortc_compatibility()
+
+
+def test_video_frame_is_released_when_its_marker_packet_arrives() -> None:
+    buffer = FrameReleasingJitterBuffer(512, is_video=True)
+    assert buffer.add(rtp(10, 3000, b"ab", marker=False)) == (False, None)
+    _, frame = buffer.add(rtp(11, 3000, b"cd", marker=True))
+    assert frame is not None and frame.data == b"abcd" and frame.timestamp == 3000
+
+
+def test_video_frame_with_a_missing_packet_waits_for_it() -> None:
+    buffer = FrameReleasingJitterBuffer(512, is_video=True)
+    buffer.add(rtp(10, 3000, b"ab", marker=False))
+    assert buffer.add(rtp(12, 3000, b"ef", marker=True))[1] is None
+    _, frame = buffer.add(rtp(11, 3000, b"cd", marker=False))  # retransmission
+    assert frame is not None and frame.data == b"abcdef"
+
+
+def test_frame_without_marker_is_released_when_the_next_one_starts() -> None:
+    buffer = FrameReleasingJitterBuffer(512, is_video=True)
+    buffer.add(rtp(10, 3000, b"ab", marker=False))
+    _, frame = buffer.add(rtp(11, 6000, b"cd", marker=False))
+    assert frame is not None and frame.data == b"ab"
+
+
+def test_audio_packet_is_released_at_once() -> None:
+    buffer = FrameReleasingJitterBuffer(16, is_video=False)
+    _, frame = buffer.add(rtp(1, 960, b"opus", marker=False))
+    assert frame is not None and frame.data == b"opus"
+
+
+async def test_receiver_hands_encoded_frames_to_the_tap_and_never_decodes() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = pc.addTransceiver("video", direction="recvonly").receiver
+    receiver._track = RemoteStreamTrack(kind="video")  # what setRemoteDescription does
+    frames: list[TappedFrame] = []
+    ended: list[bool] = []
+    tap = tap_receiver(receiver, kind="video", on_frame=frames.append, on_end=lambda: ended.append(True))
+    await receiver.receive(RTCRtpReceiveParameters(codecs=[VP8]))
+    with pytest.raises(TapError):
+        tap_receiver(receiver, kind="video", on_frame=frames.append, on_end=lambda: None)
+
+    encoder = Vp8Encoder()
+    frame = av.VideoFrame(64, 48, "yuv420p")
+    for plane in frame.planes:
+        plane.update(bytes([100]) * plane.buffer_size)
+    frame.pts, frame.time_base = 0, fractions.Fraction(1, 90000)
+    payloads, _ = encoder.encode(frame)
+    for seq, payload in enumerate(payloads):
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=90000, ssrc=77)
+        packet.marker = int(seq == len(payloads) - 1)
+        packet.payload = payload
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+
+    assert len(frames) == 1, "released on the marker, without waiting for a next frame"
+    assert frames[0].packet.pts == 0 and frames[0].packet.time_base == fractions.Fraction(1, 90000)
+    assert frames[0].mime_type == "video/vp8" and frames[0].ssrc == 77
+    assert bytes(frames[0].packet)[3:6] == b"\x9d\x01\x2a"
+    assert tap.frames == 1
+    assert receiver.track._queue.empty(), "nothing was decoded"
+    await pc.close()
+    assert ended == [True]
+
+
+async def test_pli_on_a_sender_reaches_the_keyframe_hook() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    sender = pc.addTransceiver("video", direction="sendonly").sender
+    requests: list[bool] = []
+    hook_keyframe_requests(sender, lambda: requests.append(True))
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc))
+    assert requests == [True]
+    await pc.close()
+
+
+class FakeReceiver:
+    def __init__(self) -> None:
+        self.plis: list[int] = []
+
+    async def _send_rtcp_pli(self, media_ssrc: int) -> None:
+        self.plis.append(media_ssrc)
+
+
+async def test_keyframe_requests_are_rate_limited_but_not_lost() -> None:
+    receiver = FakeReceiver()
+    tap = ReceiverTap(receiver, kind="video", on_frame=lambda f: None, on_end=lambda: None, pli_interval=0.2)  # type: ignore[arg-type]
+    tap._ssrc = 99
+    for _ in range(5):
+        tap.request_keyframe()
+    await asyncio.sleep(0.01)
+    assert receiver.plis == [99]
+    await asyncio.sleep(0.3)
+    assert receiver.plis == [99, 99], "one deferred PLI for the requests inside the interval"
+
+
+async def test_ice_gathers_only_the_configured_address_and_ports() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio")
+    restrict_ice(pc, IceRestriction(("127.0.0.1",), 41000, 41050))
+    await pc.setLocalDescription(await pc.createOffer())
+    candidates = [line.split() for line in pc.localDescription.sdp.splitlines() if line.startswith("a=candidate")]
+    assert candidates
+    for fields in candidates:
+        assert fields[4] == "127.0.0.1" and 41000 <= int(fields[5]) <= 41050
+    await pc.close()
+
+
+async def test_encoded_packet_track_returns_packets_then_ends() -> None:
+    packets: list[Any] = [av.Packet(b"x"), None]
+    track = EncodedPacketTrack("audio", lambda: asyncio.sleep(0, packets.pop(0)))
+    assert bytes(await track.recv()) == b"x"
+    with pytest.raises(MediaStreamError):
+        await track.recv()
+    assert track.readyState == "ended"
