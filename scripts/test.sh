@@ -14,12 +14,13 @@ export REQUIRE_REAL_SERVICES=1
 DEBUG=1 .venv/bin/python manage.py compilemessages --ignore=.venv -v0
 
 echo "=== pass 1: SQLite, in-memory channel layer, local files"
-env -u DATABASE_URL -u REDIS_URL -u AWS_STORAGE_BUCKET_NAME TEST_PASS=embedded \
+# Each pass is bounded as a whole too (pytest-timeout bounds each test).
+timeout --kill-after=30 1200 env -u DATABASE_URL -u REDIS_URL -u AWS_STORAGE_BUCKET_NAME TEST_PASS=embedded \
   .venv/bin/python -m pytest -m "not browser and not realservices" -p no:cacheprovider "$@"
 
 echo "=== pass 2: PostgreSQL, Redis, S3-compatible storage, Chromium"
 S3_PORT=${S3_PORT:-9123}
-env TEST_PASS=production \
+timeout --kill-after=30 2700 env TEST_PASS=production \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/openrounds" \
   REDIS_URL="redis://127.0.0.1:6379/0" \
   AWS_STORAGE_BUCKET_NAME="openrounds-test" \

@@ -44,6 +44,21 @@ def refusals_as_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     return wrapper
 
 
+def _show_refusal(form, error: InvalidRequest | PermissionRefused, upload_session: str) -> str:
+    """Put a refused save on the form; return the upload session still worth resuming.
+
+    A refused upload (its session expired or belongs to someone else) reads like any
+    invalid field and the file has to be sent again; any other refusal is a 403.
+    """
+    if isinstance(error, PermissionRefused):
+        if not error.code.startswith("upload_"):
+            raise error
+        _attach_error(form, InvalidRequest(error.message, error.code))
+        return ""
+    _attach_error(form, error)
+    return upload_session
+
+
 def _attach_error(form, error: InvalidRequest) -> None:
     """Put a service's refusal next to the field it concerns (or on top of the form)."""
     prefix = error.code.split("_", 1)[0]
@@ -195,13 +210,8 @@ def material_contribute(request: HttpRequest) -> HttpResponse:
                     case_images=_case_images(request, form) if data["kind"] == MaterialKind.CASE else (),
                     **form.metadata(),
                 )
-        except InvalidRequest as error:
-            _attach_error(form, error)
-        except PermissionRefused as error:
-            if not error.code.startswith("upload_"):
-                raise
-            upload_session = ""
-            _attach_error(form, InvalidRequest(error.message, error.code))
+        except (InvalidRequest, PermissionRefused) as error:
+            upload_session = _show_refusal(form, error, upload_session)
         else:
             messages.success(request, _("Thank you: “%(title)s” is in the library.") % {"title": material.title})
             return HttpResponseRedirect(reverse("material-detail", args=[material.pk]), status=303)
@@ -258,13 +268,8 @@ def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
                     case_images=_case_images(request, form) if material.kind == MaterialKind.CASE else (),
                     **changes,
                 )
-        except InvalidRequest as error:
-            _attach_error(form, error)
-        except PermissionRefused as error:
-            if not error.code.startswith("upload_"):
-                raise
-            upload_session = ""
-            _attach_error(form, InvalidRequest(error.message, error.code))
+        except (InvalidRequest, PermissionRefused) as error:
+            upload_session = _show_refusal(form, error, upload_session)
         else:
             messages.success(request, _("Saved as version %(number)s.") % {"number": material.version})
             return HttpResponseRedirect(reverse("material-detail", args=[material.pk]), status=303)

@@ -121,13 +121,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every Redis channel and key OpenRounds uses starts with this, so two deployments (or two
+# test runs) can share one Redis without hearing each other's rooms and media workers.
+REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "openrounds")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": os.environ.get(
                 "CHANNEL_LAYER_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_NAMESPACE, "capacity": 1500, "expiry": 30},
         }
     }
 else:
@@ -147,6 +150,7 @@ if AWS_STORAGE_BUCKET_NAME:
     DEFAULT_FILE_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
     DEFAULT_FILE_STORAGE_OPTIONS: dict[str, object] = {
         "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "location": os.environ.get("AWS_LOCATION", ""),
         "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
         "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
         "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,

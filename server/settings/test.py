@@ -10,6 +10,11 @@ import tempfile
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="openrounds-test-media-"))
+# One test run's Redis channels and keys, and its objects in the S3 bucket, are its own:
+# another run on the same machine (or a leftover worker) must not answer its messages.
+# Set in the environment so the daphne and worker subprocesses of this run share them.
+os.environ.setdefault("REDIS_NAMESPACE", f"openrounds-test-{os.getpid()}")
+os.environ.setdefault("AWS_LOCATION", f"test-run-{os.getpid()}")
 
 from .base import *  # noqa: E402,F403
 

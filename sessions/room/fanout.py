@@ -70,7 +70,8 @@ def fanout_mode() -> str:
 
 
 def redis_channel() -> str:
-    return str(getattr(settings, "ROOM_FANOUT_CHANNEL", os.environ.get("ROOM_FANOUT_CHANNEL", "openrounds:room-events")))
+    default = f"{getattr(settings, 'REDIS_NAMESPACE', 'openrounds')}:room-events"
+    return str(getattr(settings, "ROOM_FANOUT_CHANNEL", os.environ.get("ROOM_FANOUT_CHANNEL", default)))
 
 
 # --- envelopes -------------------------------------------------------------------------

@@ -122,7 +122,7 @@ class SharedRateLimiter:
         factor = (PRIVILEGED_FACTOR if privileged else 1.0) * _operator_factor()
         try:
             wait_ms = await script(
-                keys=[f"openrounds:room-rate:{session_id}:{user_id}:{bucket}:{int(privileged)}"],
+                keys=[f"{getattr(settings, 'REDIS_NAMESPACE', 'openrounds')}:room-rate:{session_id}:{user_id}:{bucket}:{int(privileged)}"],
                 args=[rate * factor, burst * factor, f"{time.time():.3f}"],
             )
         except Exception:

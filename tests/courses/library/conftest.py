@@ -30,6 +30,7 @@ def _reset_storages() -> None:
 def s3_options() -> dict:
     return {
         "bucket_name": S3_BUCKET,
+        "location": os.environ.get("AWS_LOCATION", ""),
         "endpoint_url": S3_ENDPOINT,
         "region_name": "us-east-1",
         "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or "testing",

@@ -248,6 +248,12 @@ def _s3_client():
     )
 
 
+def _s3_key(path: str) -> str:
+    """The bucket key of a storage path: the run's `AWS_LOCATION` folder comes first."""
+    location = os.environ.get("AWS_LOCATION", "").strip("/")
+    return f"{location}/{path}" if location else path
+
+
 def _stored_names(folder: str) -> list[str]:
     """Files the server subprocess stored in `folder`, read where it writes them.
 
@@ -256,7 +262,7 @@ def _stored_names(folder: str) -> list[str]:
     """
     bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME")
     if bucket:
-        listing = _s3_client().list_objects_v2(Bucket=bucket, Prefix=f"{folder}/")
+        listing = _s3_client().list_objects_v2(Bucket=bucket, Prefix=_s3_key(f"{folder}/"))
         return [item["Key"].rsplit("/", 1)[-1] for item in listing.get("Contents", [])]
     try:
         return os.listdir(Path(settings.MEDIA_ROOT) / folder)
@@ -267,7 +273,7 @@ def _stored_names(folder: str) -> list[str]:
 def _stored_bytes(path: str) -> bytes:
     bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME")
     if bucket:
-        return _s3_client().get_object(Bucket=bucket, Key=path)["Body"].read()
+        return _s3_client().get_object(Bucket=bucket, Key=_s3_key(path))["Body"].read()
     return (Path(settings.MEDIA_ROOT) / path).read_bytes()
 
 
