@@ -50,8 +50,10 @@ def _add_app_routers() -> None:
     from server.people.api import router as people_router
     from sessions.consults.api import router as consults_router
     from sessions.media.api import router as media_router
+    from sessions.peer.api import router as peer_router
     from sessions.room.api import router as room_router
     from sessions.scheduling.api import router as scheduling_router
+    from sessions.slides.api import router as slides_router
 
     api.add_router("/me", people_router, tags=["people"])
     api.add_router("/sessions", scheduling_router, tags=["sessions"])
@@ -60,6 +62,8 @@ def _add_app_routers() -> None:
     api.add_router("/media", media_router, tags=["media"])
     api.add_router("/library", library_router, tags=["library"])
     api.add_router("/courses", curriculum_router, tags=["courses"])
+    api.add_router("/peer", peer_router, tags=["peer"])
+    api.add_router("/slides", slides_router, tags=["slides"])
 
 
 _add_app_routers()

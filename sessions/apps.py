@@ -16,3 +16,5 @@ class LiveSessionsConfig(AppConfig):
         # Room message handlers contributed by other parts register themselves on import.
         from sessions.consults import room_handlers  # noqa: F401
         from sessions.media import signalling  # noqa: F401
+        from sessions.peer import room_handlers as peer_handlers  # noqa: F401
+        from sessions.slides import room_handlers as slides_handlers  # noqa: F401

@@ -14,14 +14,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail, send_mass_mail
+from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.mail import messages_in_their_language
 from server.people.models import Institution, Membership, User
 
 from sessions.models import (
@@ -237,11 +237,12 @@ def session_cancel(*, by: User, session: LiveSession, now: dt.datetime | None = 
             User.objects.filter(
                 session_registrations__session=locked,
                 session_registrations__status__in=[RegistrationStatus.REGISTERED, RegistrationStatus.WAITLISTED],
-            ).exclude(email="").values_list("email", flat=True)
+            ).exclude(email="")
         )
-        subject = _("Cancelled: %(title)s") % {"title": locked.title}
-        body = _("%(host)s cancelled the session “%(title)s”.") % {"host": by.name, "title": locked.title}
-        messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [email]) for email in recipients]
+        messages = messages_in_their_language(recipients, lambda _user: (
+            _("Cancelled: %(title)s") % {"title": locked.title},
+            _("%(host)s cancelled the session “%(title)s”.") % {"host": by.name, "title": locked.title},
+        ))
         transaction.on_commit(lambda: send_mass_mail(messages), robust=True)
         scheduling_event_on_commit(name="session.cancelled", session_id=locked.pk)
     logger.info("session %s cancelled; %d people told", session.pk, len(recipients))
@@ -304,17 +305,11 @@ def _promote_waiting(*, session: LiveSession, base_url: str = "") -> list[User]:
     users = [registration.user for registration in waiting]
     if users:
         link = base_url + reverse("scheduling:detail", args=[session.pk])
-        messages = [
-            (
-                _("You have a place: %(title)s") % {"title": session.title},
-                _("A place became free in “%(title)s” and it is yours. Details: %(link)s")
-                % {"title": session.title, "link": link},
-                settings.DEFAULT_FROM_EMAIL,
-                [user.email],
-            )
-            for user in users
-            if user.email
-        ]
+        messages = messages_in_their_language(users, lambda _user: (
+            _("You have a place: %(title)s") % {"title": session.title},
+            _("A place became free in “%(title)s” and it is yours. Details: %(link)s")
+            % {"title": session.title, "link": link},
+        ))
         transaction.on_commit(lambda: send_mass_mail(messages), robust=True)
         logger.info("session %s promoted %d from the waiting list", session.pk, len(users))
     return users
@@ -427,18 +422,12 @@ def recommendation_create(*, by: User, session: LiveSession, body: str, base_url
         recommendation = Recommendation.objects.create(session=session, author=by, presenter=presenter, body=text)
         link = base_url + reverse("scheduling:detail", args=[session.pk])
 
-        def notify() -> None:
-            if not presenter.email:
-                return
-            send_mail(
-                subject=_("Recommendations after “%(title)s”") % {"title": session.title},
-                message=_("%(host)s wrote recommendations for you after the case conference “%(title)s”.\n\nRead them here: %(link)s\n")
-                % {"host": by.name, "title": session.title, "link": link},
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[presenter.email],
-            )
-
-        transaction.on_commit(notify, robust=True)
+        messages = messages_in_their_language([presenter], lambda _user: (
+            _("Recommendations after “%(title)s”") % {"title": session.title},
+            _("%(host)s wrote recommendations for you after the case conference “%(title)s”.\n\nRead them here: %(link)s\n")
+            % {"host": by.name, "title": session.title, "link": link},
+        ))
+        transaction.on_commit(lambda: send_mass_mail(messages), robust=True)
         scheduling_event_on_commit(
             name="recommendation.created", session_id=session.pk,
             data={"recommendation_id": recommendation.pk, "presenter_id": presenter.pk},

@@ -169,6 +169,21 @@ def test_host_cancels_and_registered_people_are_emailed(people, make_session, dj
     assert "Cancelled" in mail.outbox[0].subject
 
 
+def test_each_person_is_told_of_a_cancellation_in_their_own_language(people, make_session, django_capture_on_commit_callbacks):
+    from django.utils import translation
+
+    session = make_session(people.tanaka)
+    people.lukas.preferred_language = "fr"
+    people.lukas.save(update_fields=["preferred_language"])
+    for user in (people.amina, people.lukas):
+        services.session_register(user=user, session=session)
+    with translation.override("pt"), django_capture_on_commit_callbacks(execute=True):  # the host's language
+        services.session_cancel(by=people.tanaka, session=session)
+    subjects = {tuple(m.to): m.subject for m in mail.outbox}
+    assert subjects[(people.lukas.email,)].startswith("Annulée")
+    assert subjects[(people.amina.email,)].startswith("Cancelled")  # no preference: the site's default
+
+
 def test_non_host_cannot_cancel(people, make_session):
     session = make_session(people.tanaka)
     with pytest.raises(PermissionRefused, match="Only the host can change this session."):

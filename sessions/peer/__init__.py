@@ -1,0 +1,1 @@
+"""Peer sessions (virtual exchange): matching students of different countries, shared notes."""

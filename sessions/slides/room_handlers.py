@@ -1,0 +1,1 @@
+"""Room messages of this part (registered on import by sessions.apps)."""
