@@ -84,6 +84,21 @@ def consult_detail(request: HttpRequest, consult_id: int) -> ConsultOut:
     return _consult_out(consult, role)
 
 
+class RecordingOut(Schema):
+    name: str
+    url: str
+
+
+@router.get("/{consult_id}/recordings", response=list[RecordingOut],
+            summary="The consult's recordings (participants only; audited; never in the library)")
+def consult_recordings(request: HttpRequest, consult_id: int) -> list[RecordingOut]:
+    from django.urls import reverse
+
+    consult, _role = _participant(request, consult_id, "api.recordings")
+    names = selectors.consult_recordings_list(user=request.user, consult=consult, source=AuditSource.from_request(request))
+    return [RecordingOut(name=name, url=reverse("consults:recording", args=[consult.pk, name])) for name in names]
+
+
 @router.get("/{consult_id}/note", response=NoteOut, summary="The consult note (participants only; audited)")
 def consult_note(request: HttpRequest, consult_id: int) -> dict:
     consult, _role = _participant(request, consult_id, "api.note")

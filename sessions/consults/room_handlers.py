@@ -27,7 +27,7 @@ from channels.db import database_sync_to_async
 from server.people.models import User
 from sessions.models import ClinicalPhoto, ConsultRequest, LiveSession, SessionKind
 from sessions.room.protocol import Field
-from sessions.room.registry import RoomContext, register_role, register_snapshot_part, room_message
+from sessions.room.registry import ClientOrigin, RoomContext, register_role, register_snapshot_part, room_message
 from sessions.room.selectors import register_role_resolver
 
 from . import selectors, services
@@ -68,7 +68,12 @@ def _consult_of(ctx: RoomContext) -> ConsultRequest:
     return consult
 
 
-def _snapshot(session: LiveSession, user: User) -> dict[str, Any]:
+def _source(origin: ClientOrigin) -> AuditSource:
+    """The audit trail's "from where" for a socket (its address and browser)."""
+    return AuditSource(ip=origin.ip, user_agent=origin.user_agent or "websocket")
+
+
+def _snapshot(session: LiveSession, user: User, origin: ClientOrigin) -> dict[str, Any]:
     consult = selectors.consult_for_session(session=session)
     if consult is None:
         return {}
@@ -76,8 +81,8 @@ def _snapshot(session: LiveSession, user: User) -> dict[str, Any]:
     if role is None:
         return {}
     # The join: audited once per socket that enters (the note and photos below are read).
-    services.consult_join(user=user, session=session, source=AuditSource(user_agent="websocket"))
-    note = selectors.consult_note_read(user=user, consult=consult, source=AuditSource(user_agent="websocket"))
+    services.consult_join(user=user, session=session, source=_source(origin))
+    note = selectors.consult_note_read(user=user, consult=consult, source=_source(origin))
     photos = ClinicalPhoto.objects.filter(consult=consult).select_related("uploaded_by")
     return {
         "id": consult.pk, "role": role, "specialty": consult.specialty,
@@ -91,13 +96,13 @@ def _snapshot(session: LiveSession, user: User) -> dict[str, Any]:
     }
 
 
-async def consult_snapshot_part(session: LiveSession, user: User) -> dict[str, Any]:
+async def consult_snapshot_part(session: LiveSession, user: User, origin: ClientOrigin) -> dict[str, Any]:
     if session.kind != SessionKind.CONSULT:
         return {}
-    return await database_sync_to_async(_snapshot)(session, user)
+    return await database_sync_to_async(_snapshot)(session, user, origin)
 
 
-register_snapshot_part("consult", consult_snapshot_part)
+register_snapshot_part("consult", consult_snapshot_part, wants_origin=True)
 
 
 @room_message("guidance.send", roles={"supervisor"}, fields={"text": Field("str", max_length=services.MAX_GUIDANCE)})
@@ -105,7 +110,7 @@ async def guidance_send(ctx: RoomContext, message: dict[str, Any]) -> None:
     """Private guidance: stored and delivered to the trainee and the supervisor only."""
 
     def check() -> dict[str, Any]:
-        return services.guidance_send(by=ctx.user, consult=_consult_of(ctx), text=message["text"])
+        return services.guidance_send(by=ctx.user, consult=_consult_of(ctx), text=message["text"], source=_source(ctx.origin))
 
     delivery = await database_sync_to_async(check)()
     await ctx.emit("consult.guidance", delivery["payload"], visible_to=delivery["visible_to"])
@@ -121,7 +126,7 @@ async def note_update(ctx: RoomContext, message: dict[str, Any]) -> None:
 
     def write() -> None:
         services.note_update(by=ctx.user, consult=_consult_of(ctx), changes=changes,
-                             base_version=message.get("base_version"), source=AuditSource(user_agent="websocket"))
+                             base_version=message.get("base_version"), source=_source(ctx.origin))
 
     await database_sync_to_async(write)()
 
@@ -130,7 +135,7 @@ async def note_update(ctx: RoomContext, message: dict[str, Any]) -> None:
 async def note_comment(ctx: RoomContext, message: dict[str, Any]) -> None:
     def write() -> None:
         services.note_comment(by=ctx.user, consult=_consult_of(ctx), text=message["text"],
-                              source=AuditSource(user_agent="websocket"))
+                              source=_source(ctx.origin))
 
     await database_sync_to_async(write)()
 
@@ -138,7 +143,7 @@ async def note_comment(ctx: RoomContext, message: dict[str, Any]) -> None:
 @room_message("note.sign", roles={"supervisor"})
 async def note_sign(ctx: RoomContext, message: dict[str, Any]) -> None:
     def write() -> None:
-        services.note_sign(by=ctx.user, consult=_consult_of(ctx), source=AuditSource(user_agent="websocket"))
+        services.note_sign(by=ctx.user, consult=_consult_of(ctx), source=_source(ctx.origin))
 
     await database_sync_to_async(write)()
 

@@ -21,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from server.people.errors import PermissionRefused
+from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Role, User
 from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
 from sessions.models import (
@@ -317,6 +318,49 @@ def consult_photo_read(*, user: User, photo: ClinicalPhoto, source: AuditSource)
     consult_require_role(user=user, consult=photo.consult)
     audit_append(actor=user, action="photo.read", consult=photo.consult, obj=photo, source=source)
     return photo
+
+
+def _recording_folder(consult: ConsultRequest) -> str | None:
+    if not consult.session_id:
+        return None
+    from sessions.media.recording import recording_folder
+
+    return recording_folder(consult.session_id)
+
+
+def consult_recordings_list(*, user: User, consult: ConsultRequest, source: AuditSource) -> list[str]:
+    """The consult's recordings (file names, oldest first), for its participants; audited.
+
+    A consult recording is clinical data: it never becomes a library material (the media
+    worker keeps it in storage when the session ends) and is read only through here.
+    """
+    consult_require_role(user=user, consult=consult)
+    audit_append(actor=user, action="recording.list", consult=consult, source=source)
+    folder = _recording_folder(consult)
+    if folder is None:
+        return []
+    try:
+        return sorted(name for name in default_storage.listdir(folder)[1] if name.endswith(".webm"))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def consult_recording_read(*, user: User, consult: ConsultRequest, name: str, source: AuditSource) -> str:
+    """The storage path of one recording, for a participant; every read is audited.
+
+    Raises PermissionRefused for anyone else, InvalidRequest (`not_found`) for a name that
+    is not one of this consult's recordings (no path can be smuggled in).
+    """
+    consult_require_role(user=user, consult=consult)
+    folder = _recording_folder(consult)
+    try:
+        known = set(default_storage.listdir(folder)[1]) if folder else set()
+    except (FileNotFoundError, NotADirectoryError):
+        known = set()
+    if name not in known or not name.endswith(".webm"):
+        raise InvalidRequest(_("This consult has no such recording."), code="not_found")
+    audit_append(actor=user, action="recording.read", consult=consult, source=source, detail={"name": name})
+    return f"{folder}/{name}"
 
 
 def consult_audit_entries(*, user: User, consult: ConsultRequest, source: AuditSource) -> QuerySet:

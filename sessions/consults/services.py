@@ -43,7 +43,7 @@ from sessions.models import (
 )
 
 from . import selectors
-from .audit import AuditSource, audit_append
+from .audit import SYSTEM, AuditSource, audit_append
 from .deidentify import SAFE_HARBOR_KINDS, identifier_kinds
 from .events import consult_notify, consult_participant_ids, consult_room_event
 from .media_hooks import recording_withdrawal_run
@@ -577,6 +577,18 @@ def consult_join(*, user: User, session: LiveSession, source: AuditSource | None
     return role
 
 
+def consult_recordings_kept(*, session_id: int, count: int) -> None:
+    """The media worker kept a consult's recordings (session ended): note it in the audit log.
+
+    They stay in storage with the consult, not in the library; participants read them
+    through `selectors.consult_recordings_list` / `consult_recording_read` (audited).
+    """
+    consult = ConsultRequest.objects.filter(session_id=session_id).first()
+    if consult is not None and count:
+        audit_append(actor=None, action="recording.kept", consult=consult, source=SYSTEM,
+                     detail={"files": count, "session": session_id})
+
+
 def consult_access_refused(*, user: User, consult: ConsultRequest, what: str, source: AuditSource | None = None) -> None:
     """Audit a refused attempt to read consult data (who tried, what, from where)."""
     audit_append(actor=user, action="access.refused", consult=consult, source=source, detail={"what": what[:40]})
@@ -592,7 +604,8 @@ def consult_mode_announce(*, by: User, consult: ConsultRequest, mode: str) -> di
 
 __all__ = [
     "CONSENT_FORM_VERSION", "consent_record", "consent_withdraw", "consult_accept", "consult_access_refused",
-    "consult_cancel", "consult_complete", "consult_join", "consult_mode_announce", "consult_request_create",
+    "consult_cancel", "consult_complete", "consult_join", "consult_mode_announce", "consult_recordings_kept",
+    "consult_request_create",
     "guidance_send", "note_addendum_add", "photo_payload", "note_comment", "note_payload", "note_sign", "note_update",
     "observer_invite", "observer_revoke", "photo_add", "roster_update", "roster_window_add",
     "roster_window_remove", "consult_participant_ids",

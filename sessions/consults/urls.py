@@ -22,6 +22,7 @@ urlpatterns = [
     path("<int:pk>/note/sign/", views.note_sign, name="note-sign"),
     path("<int:pk>/photos/", views.photo_upload, name="photo-upload"),
     path("<int:pk>/photos/<int:photo_id>/", views.photo, name="photo"),
+    path("<int:pk>/recordings/<str:name>", views.recording, name="recording"),
     path("<int:pk>/observers/", views.observer_invite, name="observer-invite"),
     path("<int:pk>/observers/<int:user_id>/revoke/", views.observer_revoke, name="observer-revoke"),
     path("<int:pk>/audit/", views.audit, name="audit"),

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -338,6 +338,23 @@ def photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'inline; filename="consult-{consult.pk}-photo-{row.pk}.{row.file.name.rsplit(".", 1)[-1]}"'
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@login_required
+@never_cache
+def recording(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """A consult recording, for participants only; every read is audited; never cached."""
+    consult, _role = _consult_for(request, pk, what="recording")
+    try:
+        path = selectors.consult_recording_read(user=request.user, consult=consult, name=name, source=_source(request))
+    except InvalidRequest as missing:
+        raise Http404(missing.message) from missing
+    response = FileResponse(default_storage.open(path, "rb"), content_type="video/webm")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="consult-{consult.pk}-{name}"'
+    response["Cache-Control"] = "private, no-store"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,51 @@ def keyframe_detector(mime_type: str) -> Callable[[bytes], bool]:
         # Unknown codec: never gate, rather than never forward.
         return lambda data: True
     return lambda data: True
+
+
+#: Bytes each RTP packet adds to a frame on the wire (RTP header, extensions, SRTP tag,
+#: payload descriptor), and the payload per packet: enough to compare a stream's rate
+#: with a receiver's estimate, which counts packets.
+RTP_OVERHEAD_BYTES = 30
+RTP_PAYLOAD_BYTES = 1200
+
+
+class RateMeter:
+    """A stream's bitrate over the last ``window`` seconds, from the frames that passed.
+
+    ``add`` is called per frame (constant work); ``bitrate`` sums at most a few
+    seconds of frames.  The SFU compares it with subscribers' bandwidth estimates.
+    """
+
+    def __init__(self, window: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+        self._bytes = 0
+        self._started: float | None = None
+
+    def add(self, size: int) -> None:
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        packets = -(-size // RTP_PAYLOAD_BYTES) or 1
+        wire = size + packets * RTP_OVERHEAD_BYTES
+        self._samples.append((now, wire))
+        self._bytes += wire
+        self._expire(now)
+
+    def bitrate(self) -> int:
+        """Bits per second over the window (over the time since the first frame, if shorter)."""
+        now = self._clock()
+        self._expire(now)
+        if self._started is None or not self._samples:
+            return 0
+        span = min(self.window, max(now - self._started, 0.5))
+        return int(self._bytes * 8 / span)
+
+    def _expire(self, now: float) -> None:
+        while self._samples and self._samples[0][0] < now - self.window:
+            self._bytes -= self._samples.popleft()[1]
 
 
 @dataclass(slots=True)
@@ -182,6 +228,8 @@ class TrackForwarder:
         self.keyframes = 0
         self.closed = False
         self.observers: list[Callable[[TappedFrame], None]] = []
+        #: What the original needs, measured from the frames forwarded.
+        self.rate = RateMeter()
 
     @property
     def subscriber_ids(self) -> list[str]:
@@ -195,6 +243,7 @@ class TrackForwarder:
             self._is_keyframe = keyframe_detector(frame.mime_type)
         keyframe = self._is_keyframe(bytes(frame.packet)) if self.kind == "video" else True
         self.frames += 1
+        self.rate.add(frame.packet.size)
         if keyframe and self.kind == "video":
             self.keyframes += 1
         for observer in self.observers:
@@ -246,6 +295,8 @@ class SubscriberSlot:
         self._rebase = False
         self._ended = False
         self.key: tuple[str, str] | None = None
+        #: The audio level (RFC 6464) of the frame handed to the sender last.
+        self.last_audio_level: int | None = None
 
     @property
     def queue(self) -> SubscriberQueue | None:
@@ -286,6 +337,7 @@ class SubscriberSlot:
                     self._queue = None
                     self._attached.clear()
                 continue
+            self.last_audio_level = frame.audio_level
             return self._retime(frame.packet)
 
     def _retime(self, packet: av.Packet) -> av.Packet:

@@ -44,6 +44,16 @@ MAX_BUFFER_SAMPLES = 14400  # 300 ms: older audio is dropped to keep the mix in 
 FOLLOW_INTERVAL = 0.3
 
 
+def recording_folder(session_id: int) -> str:
+    """Where a session's finished recordings are stored (through `default_storage`).
+
+    A consult's recordings stay here, read only through the consult part's audited
+    selectors (`sessions.consults.selectors.consult_recordings_list`); other sessions'
+    move to the library when the session ends.
+    """
+    return f"recordings/session-{int(session_id)}"
+
+
 @dataclass(frozen=True)
 class RecordingFormat:
     width: int = 640
@@ -321,7 +331,7 @@ class RoomRecorder:
 
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_at or time.time()))
         with open(self.path, "rb") as handle:
-            return default_storage.save(f"recordings/session-{self.session_id}/{stamp}.webm", File(handle))
+            return default_storage.save(f"{recording_folder(self.session_id)}/{stamp}.webm", File(handle))
 
     async def discard(self) -> None:
         """Stop and delete: nothing of this recording is kept."""

@@ -26,6 +26,10 @@ Messages emitted through ``on_signal`` (all JSON-serialisable dicts)::
                        "kind": "video", "source": "camera"}]}
     {"type": "media.speaker", "participant": "p1"}      # or null
     {"type": "media.closed", "reason": "connection failed"}
+    {"type": "media.unpublished", "reason": "floor_revoked",
+     "tracks": ["p1:0", "p1:1"], "sources": ["audio", "camera"]}
+    {"type": "media.quality", "video": "low", "mode": "auto", "reason": "estimate",
+     "estimate": 240000, "needed": 1100000}
 """
 
 from __future__ import annotations
@@ -54,12 +58,16 @@ from .forwarding import (
     TrackForwarder,
 )
 from .lowres import CAMERA_PROFILE, SCREEN_PROFILE, LowQualityCopy
+from .quality import AutoQuality, AutoQualityPolicy
 from .tap import (
     IceRestriction,
     ReceiverTap,
     TappedFrame,
+    forward_audio_levels,
+    hook_bandwidth_estimates,
     hook_keyframe_requests,
     restrict_ice,
+    sender_ssrc,
     tap_receiver,
 )
 
@@ -70,6 +78,9 @@ SOURCES = ("audio", "camera", "screen")
 #: What a subscriber receives of every video it subscribes to: the original,
 #: the room's shared low-resolution copy, or nothing (audio only).
 VIDEO_QUALITIES = ("high", "low", "off")
+#: What a subscriber may ask for: one of those, or "auto" (the server picks high or
+#: low from the subscriber's bandwidth estimate; the default).
+QUALITY_MODES = ("auto", *VIDEO_QUALITIES)
 ALL_PUBLISHERS = "*"
 MAX_SDP_BYTES = 64 * 1024
 FORWARDED_MIME_TYPES = {"audio/opus", "video/vp8"}
@@ -80,7 +91,7 @@ SignalCallback = Callable[[str, dict[str, Any]], Any]
 class MediaError(Exception):
     """A refused media request, with a stable ``code`` for the client.
 
-    Codes: ``malformed_sdp``, ``not_allowed_to_publish``, ``too_many_tracks``,
+    Codes: ``malformed_sdp``, ``not_allowed_to_publish``, ``muted``, ``too_many_tracks``,
     ``unsupported_codec``, ``negotiation_in_progress``, ``no_offer_pending``,
     ``unknown_participant``, ``unknown_publisher``, ``invalid_kind``,
     ``invalid_quality``, ``room_closed``.
@@ -115,6 +126,9 @@ class MediaConfig:
     max_subscribed_tracks: int = 48
     video_queue_frames: int = 30
     audio_queue_frames: int = 50
+    #: Thresholds of the automatic original/copy choice; None turns it off ("auto"
+    #: then means the original), e.g. for a benchmark of the forwarding path alone.
+    auto_quality: AutoQualityPolicy | None = AutoQualityPolicy()
     pli_interval: float = 0.5
     speaker_interval: float = 0.3
     renegotiation_delay: float = 0.1
@@ -214,18 +228,41 @@ class _Slot:
             self.publication.release_low_copy_if_idle()
 
 
+@dataclass(frozen=True)
+class SendRights:
+    """What a participant may send, as the room last said (floor, role, mute).
+
+    ``seq`` is the room event that decided it. An offer whose permission check read
+    the database at or after that event (``checked_seq``) is at least as new and
+    decides alone; an older check cannot undo a revocation that overtook it.
+    """
+
+    publish: bool = True
+    audio: bool = True
+    seq: int = 0
+
+
 @dataclass
 class _Participant:
     id: str
     pc: RTCPeerConnection
     may_publish: bool = False
+    #: Set by ``set_send_rights``; None until the room says anything about this person.
+    rights: SendRights | None = None
     sources: dict[str, str] = field(default_factory=dict)
     publications: dict[str, Publication] = field(default_factory=dict)
     subscriptions: dict[str, set[str]] = field(default_factory=dict)
     slots: list[_Slot] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     needs_negotiation: bool = False
+    #: What the client asked for (QUALITY_MODES) and what it gets now (VIDEO_QUALITIES).
+    video_mode: str = "auto"
     video_quality: str = "high"
+    auto_quality: AutoQuality = field(default_factory=AutoQuality)
+    #: The last REMB (bits/s) and what the originals it covers needed then.
+    estimate: int | None = None
+    needed: int | None = None
+    last_remb: tuple[int, tuple[int, ...], float] | None = None
     closed: bool = False
     last_offer: dict[str, Any] | None = None
 
@@ -351,13 +388,18 @@ class MediaRoom:
         sdp: str,
         *,
         may_publish: bool,
+        may_send_audio: bool = True,
+        checked_seq: int | None = None,
         sources: Mapping[str, str] | None = None,
     ) -> str:
         """Apply a client offer and return the answer SDP.
 
         ``may_publish`` comes from the caller's permission check (the host gave
         the floor, consent was recorded); without it an offer that sends media
-        is refused.  ``sources`` maps a sending mid to ``camera`` or
+        is refused.  ``may_send_audio`` is False for someone the host muted.
+        ``checked_seq`` is the room's event number when that check read the
+        database: a check older than the last :meth:`set_send_rights` cannot
+        undo it.  ``sources`` maps a sending mid to ``camera`` or
         ``screen``; by default the first video is the camera, later ones
         screens.  On any failure a peer connection created for this offer is
         closed again and :class:`MediaError` is raised.
@@ -365,8 +407,15 @@ class MediaRoom:
         self._assert_open()
         description = _parse_sdp(sdp, kind="offer")
         sending = _sending_sections(description)
+        known = self._participants.get(participant_id)
+        rights = known.rights if known is not None else None
+        if rights is not None and (checked_seq is None or checked_seq < rights.seq):
+            may_publish = may_publish and rights.publish
+            may_send_audio = may_send_audio and rights.audio
         if sending and not may_publish:
             raise MediaError("not_allowed_to_publish", "this participant may not send media in this session")
+        if not may_send_audio and any(media.kind == "audio" for media in sending):
+            raise MediaError("muted", "the host has muted you: send without the microphone")
         if len(sending) > self.config.max_published_tracks:
             raise MediaError(
                 "too_many_tracks",
@@ -473,22 +522,115 @@ class MediaRoom:
 
         ``high``: the original; ``low``: the publication's shared
         low-resolution copy (started for the first low subscriber, stopped
-        after the last); ``off``: no video, audio only.  The client decides
-        from its own bandwidth estimate or the person's choice.
+        after the last); ``off``: no video, audio only; ``auto`` (the default):
+        the server picks high or low from the participant's bandwidth estimate
+        (``quality.AutoQuality``).  An explicit choice wins until ``auto`` comes
+        back.  The participant is told what it gets (``media.quality``).
         """
         self._assert_open()
         participant = self._participant(participant_id)
-        if video not in VIDEO_QUALITIES:
-            raise MediaError("invalid_quality", f"video quality must be one of {', '.join(VIDEO_QUALITIES)}")
-        if participant.video_quality == video:
-            return
-        participant.video_quality = video
+        if video not in QUALITY_MODES:
+            raise MediaError("invalid_quality", f"video quality must be one of {', '.join(QUALITY_MODES)}")
+        participant.video_mode = video
         logger.info("room %s participant %s: video quality %s", self.room_id, participant_id, video)
-        await self._sync(participant)
+        await self._apply_quality(participant, reason="requested", always_tell=True)
 
-    async def leave(self, participant_id: str) -> None:
-        """Remove a participant: its tracks stop for everyone, its connection closes."""
-        await self._drop_participant(participant_id, reason=None)
+    def quality(self, participant_id: str) -> dict[str, Any]:
+        """What this participant asked for and gets, and the estimate behind it (stats, tests)."""
+        participant = self._participant(participant_id)
+        return {
+            "mode": participant.video_mode, "video": participant.video_quality,
+            "estimate": participant.estimate, "needed": participant.needed,
+            "probing": participant.auto_quality.probing,
+        }
+
+    async def _apply_quality(self, participant: _Participant, *, reason: str, always_tell: bool = False) -> None:
+        """Apply the participant's mode (or the automatic choice) to its slots and tell it."""
+        mode = participant.video_mode
+        quality = mode if mode != "auto" else ("low" if participant.auto_quality.low else "high")
+        changed = quality != participant.video_quality
+        participant.video_quality = quality
+        if changed or always_tell:
+            self._emit(participant.id, {
+                "type": "media.quality", "video": quality, "mode": mode, "reason": reason,
+                "estimate": participant.estimate, "needed": participant.needed,
+            })
+        if changed:
+            logger.info("room %s participant %s: video %s (%s, %s)", self.room_id, participant.id, quality, mode, reason)
+            await self._sync(participant)
+
+    def _on_estimate(self, participant: _Participant, bitrate: int, ssrcs: list[int]) -> None:
+        """A REMB from the participant's browser: feed the automatic choice.
+
+        The estimate covers the SSRCs it lists (a browser lists every stream it
+        measured, aiortc one); it is compared with what the *originals* of those
+        streams need, whichever version the participant gets now.
+        """
+        if participant.closed or self._closed:
+            return
+        now = asyncio.get_running_loop().time()
+        key = (bitrate, tuple(ssrcs))
+        last = participant.last_remb
+        if last is not None and last[:2] == key and now - last[2] < 0.1:
+            return  # the same REMB, routed to each sender it lists
+        participant.last_remb = (*key, now)
+        covered = [
+            slot for slot in participant.slots
+            if slot.publication is not None and sender_ssrc(slot.transceiver.sender) in ssrcs
+        ]
+        if not any(slot.publication.kind == "video" for slot in covered if slot.publication):
+            return
+        need = sum(slot.publication.forwarder.rate.bitrate() for slot in covered if slot.publication)
+        participant.estimate, participant.needed = bitrate, need
+        if self.config.auto_quality is None:
+            return
+        before = participant.auto_quality.low
+        participant.auto_quality.observe(now=now, estimate=bitrate, need=need)
+        if participant.auto_quality.low != before and participant.video_mode == "auto":
+            self._schedule(self._apply_quality(participant, reason=participant.auto_quality.reason))
+
+    async def set_send_rights(
+        self, participant_id: str, *, publish: bool, audio: bool = True, reason: str, seq: int = 0
+    ) -> list[str]:
+        """What ``participant_id`` may send from now on; returns the tracks it ended.
+
+        Called when the room changes it (the host took the floor back, demoted a
+        presenter, muted someone).  Publications that are no longer allowed stop
+        at once for every subscriber (``media.publications`` without them), the
+        participant is told with ``media.unpublished`` and its reason, and offers
+        that send them are refused until the rights come back.  Rights older than
+        ones already applied (``seq``) are ignored.  Someone not in the room:
+        nothing to do.
+        """
+        participant = self._participants.get(participant_id)
+        if participant is None or (participant.rights is not None and seq < participant.rights.seq):
+            return []
+        participant.rights = SendRights(publish=publish, audio=audio, seq=seq)
+        ended = [
+            pub for pub in participant.publications.values()
+            if not publish or (pub.kind == "audio" and not audio)
+        ]
+        for pub in ended:
+            del participant.publications[pub.mid]
+            pub.close()
+            if pub.kind == "audio":
+                self._speakers.forget(participant_id)
+        if not ended:
+            return []
+        logger.info("room %s participant %s: %d tracks cut (%s)", self.room_id, participant_id, len(ended), reason)
+        self._emit(participant_id, {
+            "type": "media.unpublished", "reason": reason,
+            "tracks": [pub.track_id for pub in ended], "sources": [pub.source for pub in ended],
+        })
+        self._after_publications_changed()
+        return [pub.track_id for pub in ended]
+
+    async def leave(self, participant_id: str, *, reason: str | None = None) -> None:
+        """Remove a participant: its tracks stop for everyone, its connection closes.
+
+        With a ``reason`` (e.g. ``removed``) the participant is told ``media.closed``.
+        """
+        await self._drop_participant(participant_id, reason=reason)
 
     async def close(self) -> None:
         """Close every peer connection; the room cannot be used afterwards."""
@@ -516,7 +658,8 @@ class MediaRoom:
 
     def _new_participant(self, participant_id: str) -> _Participant:
         pc = RTCPeerConnection(self.config.rtc_configuration())
-        participant = _Participant(id=participant_id, pc=pc)
+        policy = self.config.auto_quality or AutoQualityPolicy()
+        participant = _Participant(id=participant_id, pc=pc, auto_quality=AutoQuality(policy))
         self._participants[participant_id] = participant
 
         @pc.on("track")
@@ -547,7 +690,9 @@ class MediaRoom:
         sources: Mapping[str, str] | None,
     ) -> dict[str, str]:
         result: dict[str, str] = {}
-        has_camera = "camera" in participant.sources.values()
+        # A camera that was cut (floor taken back) leaves its label behind, so look at
+        # what is published now: a new camera after the floor comes back is a camera.
+        has_camera = any(pub.source == "camera" for pub in participant.publications.values())
         for media in _sending_sections(description):
             mid = media.rtp.muxId
             if mid in participant.sources:
@@ -729,6 +874,9 @@ class MediaRoom:
         ]
         transceiver.setCodecPreferences(preferred)
         entry = _Slot(slot=slot, transceiver=transceiver)
+        hook_bandwidth_estimates(transceiver.sender, lambda bps, ssrcs: self._on_estimate(participant, bps, ssrcs))
+        if kind == "audio":
+            forward_audio_levels(transceiver.sender, lambda: slot.last_audio_level)
 
         def on_keyframe_request() -> None:
             # A low subscriber's request goes to the copy's encoder, never

@@ -14,13 +14,19 @@ Client → server (all carry the room protocol's optional `id`)::
     {"type": "media.candidate", "candidate": "candidate:...", "sdpMid": "0", "sdpMLineIndex": 0}
     {"type": "media.subscribe", "publisher": "12" | "*", "kinds": ["audio", "camera", "screen"]}
     {"type": "media.unsubscribe", "publisher": "12", "kinds": ["camera"]}
-    {"type": "media.quality", "video": "high" | "low" | "off"}
+    {"type": "media.quality", "video": "auto" | "high" | "low" | "off"}
     {"type": "media.leave"}
     {"type": "media.record", "action": "start" | "stop"}        (hosts)
 
 Server → client: `media.answer`, `media.offer`, `media.publications`, `media.speaker`,
-`media.closed`, `media.error` (code, message), and the room event `media.recording`
-({"active": bool}) that every participant sees. Participant ids are user ids as strings.
+`media.closed`, `media.unpublished`, `media.error` (code, message), and the room event
+`media.recording` ({"active": bool}) that every participant sees. Participant ids are user
+ids as strings.
+
+When the host takes the floor back, demotes a presenter, mutes or removes someone, the
+room's event listener (`media_rights_changed`, after the event commits, in whichever
+process wrote it) tells the session's worker over the channel layer, and the worker cuts
+what that person may no longer send (`sfu.MediaRoom.set_send_rights`).
 """
 
 from __future__ import annotations
@@ -35,9 +41,22 @@ from server.people.errors import PermissionRefused
 
 from sessions.room.protocol import Field
 from sessions.room.ratelimit import LIMITS
-from sessions.room.registry import RoomContext, register_snapshot_part, room_message, role_permissions
+from sessions.room.registry import (
+    RoomContext,
+    register_snapshot_part,
+    role_permissions,
+    room_event_listener,
+    room_message,
+)
 
-from .worker import REQUEST, ensure_in_process_worker, media_channel_layer, worker_channel_for
+from .worker import (
+    REQUEST,
+    ensure_in_process_worker,
+    in_process_worker_running,
+    media_channel_layer,
+    worker_channel_for,
+    worker_in_process,
+)
 
 if TYPE_CHECKING:
     from server.people.models import User
@@ -49,7 +68,7 @@ MAX_SDP_CHARS = 60_000
 #: Signalling comes in short bursts (an offer, a few candidates, an answer per change).
 LIMITS.setdefault("media", (20.0, 60.0))
 KINDS = ("audio", "video", "camera", "screen")
-VIDEO_QUALITIES = ("high", "low", "off")
+VIDEO_QUALITIES = ("auto", "high", "low", "off")
 #: Kinds of session in which only presenters (and people given the floor) send media.
 STAGED_KINDS = ("lecture", "case_conference")
 
@@ -67,6 +86,65 @@ def media_may_publish(*, session: "LiveSession", user: "User", role: str) -> boo
     if "present" in role_permissions(role) or session.host_id == user.pk:
         return True
     return Participant.objects.filter(session=session, user=user, has_floor=True, removed_at__isnull=True).exists()
+
+
+def media_send_rights(*, session: "LiveSession", user: "User", role: str) -> dict[str, Any]:
+    """What `user` may send now, and the room event number this was read at (sync).
+
+    {"publish": bool, "audio": bool (False when muted), "removed": bool, "seq": int}.
+    The number is read first, so the answer is at least as new as that event: the worker
+    uses it to tell a stale check from a fresh one (`MediaRoom.handle_offer`).
+    """
+    from sessions.models import Participant, RoomState
+
+    seq = RoomState.objects.filter(pk=session.pk).values_list("last_seq", flat=True).first() or 0
+    row = Participant.objects.filter(session=session, user=user).values("muted", "removed_at").first()
+    removed = row is not None and row["removed_at"] is not None
+    publish = not removed and media_may_publish(session=session, user=user, role=role)
+    return {"publish": publish, "audio": publish and not (row and row["muted"]), "removed": removed, "seq": seq}
+
+
+#: Room events that change what someone may send, and the reason the client is given.
+RIGHTS_EVENTS = {
+    "floor.revoked": "floor_revoked",
+    "floor.granted": "floor_granted",
+    "participant.role": "role_changed",
+    "participant.muted": "muted",
+    "participant.unmuted": "unmuted",
+    "participant.removed": "removed",
+}
+
+
+@room_event_listener(*RIGHTS_EVENTS)
+def media_rights_changed(*, session_id: int, seq: int, type: str, payload: dict[str, Any]) -> None:
+    """After a floor, role, mute or removal event commits: tell the session's media worker.
+
+    Runs in the process that wrote the event (any daphne, a shell); the worker may be in
+    another process, so the rights travel over the channel layer like every media request.
+    Embedded mode without a worker in this process has no media to cut.
+    """
+    from sessions.models import LiveSession, Participant
+
+    user_id = payload.get("user_id")
+    if not isinstance(user_id, int):
+        return
+    if worker_in_process() and not in_process_worker_running(session_id):
+        return
+    row = Participant.objects.filter(session_id=session_id, user_id=user_id).select_related("user").first()
+    session = LiveSession.objects.filter(pk=session_id).first()
+    if row is None or session is None:
+        return
+    rights = media_send_rights(session=session, user=row.user, role=row.role)
+    request = {
+        "type": REQUEST, "op": "rights", "session_id": session_id, "participant": str(user_id), "reply_to": "",
+        "message": {**rights, "seq": max(seq, rights["seq"]), "reason": RIGHTS_EVENTS[type]},
+    }
+    from asgiref.sync import async_to_sync
+
+    try:
+        async_to_sync(media_channel_layer().send)(worker_channel_for(session_id), request)
+    except Exception:  # the event is committed; the next offer is still checked against the database
+        logger.warning("session %s: media rights of a participant not sent to the worker", session_id, exc_info=True)
 
 
 def media_allowed(*, session: "LiveSession") -> bool:
@@ -143,10 +221,10 @@ async def _gate(ctx: RoomContext) -> bool:
 async def media_offer(ctx: RoomContext, message: dict[str, Any]) -> None:
     if not await _gate(ctx):
         return
-    may_publish = await database_sync_to_async(media_may_publish)(session=ctx.session, user=ctx.user, role=ctx.role)
+    rights = await database_sync_to_async(media_send_rights)(session=ctx.session, user=ctx.user, role=ctx.role)
     sources = {mid: "screen" for mid in (message.get("screen_mids") or [])}
     await _forward(ctx, "offer", {"sdp": message["sdp"] + "\r\n", "sources": sources, "id": ctx.client_id},
-                   may_publish=may_publish)
+                   may_publish=rights["publish"], may_send_audio=rights["audio"], checked_seq=rights["seq"])
 
 
 @room_message("media.answer", fields={"sdp": Field("str", max_length=MAX_SDP_CHARS)}, bucket="media")
@@ -192,13 +270,15 @@ async def media_unsubscribe(ctx: RoomContext, message: dict[str, Any]) -> None:
 
 @room_message("media.quality", fields={"video": Field("str", max_length=8)}, bucket="media")
 async def media_quality(ctx: RoomContext, message: dict[str, Any]) -> None:
-    """The client's choice from its own bandwidth estimate (or the person's): which video it gets.
+    """The person's choice of which video they get; `auto` (the default) leaves it to the server.
 
     `low` is the shared low-resolution copy of each video (one encode per stream, however many
-    choose it); `off` is audio only.
+    choose it); `off` is audio only; `auto` lets the worker pick the original or the copy from
+    the browser's bandwidth estimate (REMB). The worker answers `media.quality` with what the
+    person gets.
     """
     if message["video"] not in VIDEO_QUALITIES:
-        await _refuse(ctx, "invalid_quality", _("Choose high, low or off for the video quality."))
+        await _refuse(ctx, "invalid_quality", _("Choose auto, high, low or off for the video quality."))
         return
     await _forward(ctx, "quality", {"video": message["video"], "id": ctx.client_id})
 

@@ -18,6 +18,11 @@ opposite on each point, so this module:
 * hooks ``RTCRtpSender._send_keyframe`` so a subscriber's PLI/FIR becomes a
   callback, and sends PLIs from the publisher's receiver
   (``_send_rtcp_pli``), rate-limited;
+* hooks ``RTCRtpSender._handle_rtcp_packet`` so a subscriber's bandwidth
+  estimate (REMB) reaches the SFU, which has no encoder to hand it to;
+* wraps ``RTCRtpSender._next_encoded_frame`` so a forwarded audio packet
+  carries the publisher's audio level (RFC 6464), which aiortc only writes
+  for audio it encoded itself;
 * restricts ICE host candidates of one peer connection to configured addresses
   and a UDP port range (aioice binds every interface but loopback, port 0).
 
@@ -48,7 +53,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtcrtpsender import RTCEncodedFrame
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, unpack_remb_fci
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +64,8 @@ _DECODER_THREAD = "_RTCRtpReceiver__decoder_thread"
 _JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _PRIVATE_ATTRIBUTES: dict[type, tuple[str, ...]] = {
     RTCRtpReceiver: ("_send_rtcp_pli", "_handle_rtp_packet"),
-    RTCRtpSender: ("_send_keyframe", "_next_encoded_frame"),
+    RTCRtpSender: ("_send_keyframe", "_next_encoded_frame", "_handle_rtcp_packet", "_ssrc"),
+    RTCEncodedFrame: ("audio_level",),
     JitterBuffer: ("_remove_frame", "remove", "_origin", "_packets", "_capacity"),
     aioice_ice.Connection: ("get_component_candidates", "_protocols"),
     Vp8Encoder: ("_Vp8Encoder__target_bitrate", "encode"),
@@ -403,6 +410,60 @@ def hook_keyframe_requests(sender: RTCRtpSender, on_request: Callable[[], None])
             logger.exception("tap: keyframe request callback failed")
 
     sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+def hook_bandwidth_estimates(sender: RTCRtpSender, on_estimate: Callable[[int, list[int]], None]) -> None:
+    """Report each REMB the remote receiver sends about ``sender`` to ``on_estimate(bps, ssrcs)``.
+
+    REMB (goog-remb) is the receiver's estimate of what its link carries, for the
+    SSRCs it lists.  aiortc's sender only hands it to its own encoder's target
+    bitrate; a forwarded stream has no encoder, so the SFU takes it here to pick
+    the original or the shared low-quality copy.  aiortc still sees the packet.
+    """
+    handle_rtcp_packet = sender._handle_rtcp_packet
+
+    async def handle_with_estimate(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+            try:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+            except ValueError:
+                pass  # another application-layer feedback, not REMB
+            else:
+                try:
+                    on_estimate(bitrate, ssrcs)
+                except Exception:
+                    logger.exception("tap: bandwidth estimate callback failed")
+        await handle_rtcp_packet(packet)
+
+    sender._handle_rtcp_packet = handle_with_estimate  # type: ignore[method-assign]
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC ``sender`` sends with (what a REMB lists), which aiortc keeps private."""
+    return int(sender._ssrc)
+
+
+def forward_audio_levels(sender: RTCRtpSender, level_of_last_packet: Callable[[], int | None]) -> None:
+    """Write the publisher's audio level (RFC 6464) on each audio packet ``sender`` forwards.
+
+    aiortc writes the ssrc-audio-level extension from ``RTCEncodedFrame.audio_level``,
+    which only its encode path fills (from the PCM); packing a pre-encoded packet
+    leaves it None, so subscribers would get no level.  This fills it from the
+    frame the sender just took off its track (``level_of_last_packet``: 0 loudest
+    to 127 silence, as received).  The voice-activity bit is not kept: aiortc
+    always writes it as 0.  Written only if the subscriber negotiated the extension.
+    """
+    next_encoded_frame = sender._next_encoded_frame
+
+    async def next_frame_with_level(codec: RTCRtpCodecParameters) -> RTCEncodedFrame | None:
+        frame = await next_encoded_frame(codec)
+        if frame is not None and frame.audio_level is None:
+            level = level_of_last_packet()
+            if level is not None:
+                frame.audio_level = -level  # aiortc's unit: dBov, 0 or below
+        return frame
+
+    sender._next_encoded_frame = next_frame_with_level  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from .recording import RoomRecorder
+from .recording import RoomRecorder, recording_folder
 from .sfu import SFU, MediaConfig, MediaError
 
 logger = logging.getLogger(__name__)
@@ -90,11 +90,14 @@ class MediaWorker:
 
         {"type": "media.request", "session_id": 7, "participant": "12",
          "reply_to": "<consumer channel>", "op": "offer", "may_publish": true,
+         "may_send_audio": true, "checked_seq": 57,
          "message": {...the cleaned socket message...}}
 
     ops: offer, answer, candidate, subscribe, unsubscribe, quality, leave, record_start,
-    record_stop, discard, session_ended. Every reply and every message the SFU emits for
-    a participant goes to the channel that participant last used.
+    record_stop, discard, session_ended, and `rights` (sent by the room's event listener in
+    `signalling.py`, no reply: `{"publish", "audio", "removed", "reason", "seq"}` when the
+    host takes the floor back, demotes, mutes or removes someone). Every reply and every
+    message the SFU emits for a participant goes to the channel that participant last used.
     """
 
     def __init__(self, *, layer: Any = None, channel: str = "media-worker", config: MediaConfig | None = None) -> None:
@@ -192,6 +195,9 @@ class MediaWorker:
         if op == "record_stop":
             await self._record_stop(session_id)
             return
+        if op == "rights":
+            await self._apply_rights(room_id, participant, message)
+            return
         reply_to = request.get("reply_to")
         if reply_to:
             previous = self.routes.get((room_id, participant))
@@ -212,8 +218,11 @@ class MediaWorker:
         if op == "offer":
             room = self.sfu.room(room_id)
             await self._watch_session(session_id)
+            checked_seq = request.get("checked_seq")
             answer = await room.handle_offer(
                 participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),
+                may_send_audio=bool(request.get("may_send_audio", True)),
+                checked_seq=int(checked_seq) if checked_seq is not None else None,
                 sources=_sources(message.get("sources")),
             )
             await self._reply(request, {"type": "media.answer", "sdp": answer, **_about(request)})
@@ -240,6 +249,26 @@ class MediaWorker:
             self._locks.pop((room_id, participant), None)
         else:
             raise MediaError("unknown_operation", f"unknown media operation {op!r}")
+
+    async def _apply_rights(self, room_id: str, participant: str, message: dict[str, Any]) -> None:
+        """The room changed what `participant` may send: cut what is no longer allowed.
+
+        Removed from the room: the peer connection closes (`media.closed`, reason
+        `removed`). Otherwise the SFU ends the publications that lost their right and
+        refuses offers that send them until the rights come back.
+        """
+        room = self.sfu.get_room(room_id)
+        if room is None or participant not in room.participant_ids:
+            return
+        reason = str(message.get("reason") or "rights_changed")[:40]
+        if message.get("removed"):
+            await room.leave(participant, reason=reason)
+            self.routes.pop((room_id, participant), None)
+            return
+        await room.set_send_rights(
+            participant, publish=bool(message.get("publish")), audio=bool(message.get("audio", True)),
+            reason=reason, seq=int(message.get("seq") or 0),
+        )
 
     async def _send_state(self, room_id: str, participant: str) -> None:
         """What a (re)joining participant needs: publications and the speaker."""
@@ -283,10 +312,12 @@ class MediaWorker:
         if recorder is not None:
             await recorder.discard()
             deleted += 1
-        names = self.finished.pop(session_id, [])
-        # No database work here: the caller may be waiting inside its own transaction
-        # (consent withdrawal) on the one thread Django's sync work runs on.
-        deleted += await asyncio.to_thread(_delete_stored, names)
+        self.finished.pop(session_id, None)
+        # Every stored file of the session, not only those this worker remembers: the
+        # session may have ended (a consult's recordings stay in storage) or the worker
+        # restarted since. No database work here: the caller may be waiting inside its
+        # own transaction (consent withdrawal) on the one thread Django's sync work runs on.
+        deleted += await asyncio.to_thread(_delete_session_recordings, session_id)
         logger.info("session %s: recording discarded (stopped=%s, files=%s)", session_id, stopped, deleted)
         return {"stopped": stopped, "deleted_files": deleted}
 
@@ -363,9 +394,15 @@ async def _recording_event(session_id: int, *, active: bool, discarded: bool = F
         logger.exception("session %s: recording notice not stored", session_id)
 
 
-def _delete_stored(names: list[str]) -> int:
+def _delete_session_recordings(session_id: int) -> int:
+    """Delete every stored recording of the session; how many were deleted."""
     from django.core.files.storage import default_storage
 
+    folder = recording_folder(session_id)
+    try:
+        names = [f"{folder}/{name}" for name in default_storage.listdir(folder)[1]]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
     deleted = 0
     for name in names:
         try:
@@ -384,8 +421,11 @@ def _publish_recordings(session_id: int, names: list[str]) -> None:
 
     session = LiveSession.objects.select_related("host").get(pk=session_id)
     if session.kind == SessionKind.CONSULT:
-        # A consult recording holds patient data: it stays in storage for the consult
-        # team and is not published to the library (teaching use is the consult's call).
+        # A consult recording holds patient data: it stays in storage with the consult,
+        # readable only by its participants through audited reads, never in the library.
+        from sessions.consults.services import consult_recordings_kept
+
+        consult_recordings_kept(session_id=session_id, count=len(names))
         logger.info("session %s: consult recording kept, not published", session_id)
         return
     from courses.library.services import material_create_recording
@@ -423,6 +463,16 @@ async def ensure_in_process_worker(session_id: int) -> MediaWorker | None:
     except TimeoutError:
         logger.error("media worker did not start listening on %s", channel)
     return entry[0]
+
+
+def in_process_worker_running(session_id: int) -> bool:
+    """Whether this process runs the embedded worker of `session_id`'s channel (any loop).
+
+    Embedded mode keeps each process's media to itself: without a running worker here
+    there is no media of this session to act on.
+    """
+    channel = worker_channel_for(session_id)
+    return any(worker.channel == channel and not task.done() for worker, task in list(_IN_PROCESS.values()))
 
 
 async def stop_in_process_workers() -> None:

@@ -34,7 +34,7 @@ from .protocol import (
     parse_text_frame,
 )
 from .ratelimit import FLOOD_STRIKES, shared_limiter
-from .registry import RoomContext, message_spec, role_permissions, snapshot_parts
+from .registry import ClientOrigin, RoomContext, message_spec, role_permissions, snapshot_parts
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self._row_opened(swept)
         snapshot, parts = await asyncio.gather(
             db_parallel(room_snapshot)(session=self.session, user=self.user, role=self.role, since=since),
-            snapshot_parts(self.session, self.user),
+            snapshot_parts(self.session, self.user, ClientOrigin.from_scope(self.scope)),
         )
         snapshot.update(parts)
         self.last_seq = snapshot["seq"]
@@ -363,7 +363,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if seq is not None:  # a resend of something already stored: acknowledge again
                 await self._send_json({"type": "ack", "id": client_id, "seq": seq})
                 return
-        ctx = RoomContext(session=self.session, user=self.user, role=self.role, client_id=client_id, _send=self._send_json)
+        ctx = RoomContext(
+            session=self.session, user=self.user, role=self.role, client_id=client_id,
+            origin=ClientOrigin.from_scope(self.scope), _send=self._send_json,
+        )
         await spec.handler(ctx, {**fields, "type": kind, "id": client_id})
         if client_id and not ctx.failed:
             await self._send_json({"type": "ack", "id": client_id, "seq": ctx.seq})

@@ -73,8 +73,26 @@ class MessageSpec:
     bucket: str
 
 
+@dataclass(frozen=True)
+class ClientOrigin:
+    """The address and browser of a socket, as the ASGI server saw them."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any]) -> "ClientOrigin":
+        client = scope.get("client") or ("", 0)
+        agent = next((value.decode("latin-1") for name, value in scope.get("headers") or [] if name == b"user-agent"), "")
+        return cls(ip=str(client[0] or "")[:45], user_agent=agent[:200])
+
+
 _HANDLERS: dict[str, MessageSpec] = {}
 _SNAPSHOT_PARTS: dict[str, SnapshotPart] = {}
+#: listener(session_id=, seq=, type=, payload=), per stored event type.
+EventListener = Callable[..., None]
+_EVENT_LISTENERS: dict[str, list[EventListener]] = {}
+_PARTS_WANTING_ORIGIN: set[str] = set()
 
 
 def room_message(
@@ -105,21 +123,62 @@ def registered_types() -> list[str]:
     return sorted(_HANDLERS)
 
 
-def register_snapshot_part(name: str, part: SnapshotPart) -> None:
+def register_snapshot_part(name: str, part: SnapshotPart, *, wants_origin: bool = False) -> None:
     """Add `snapshot[name] = await part(session, user)` to every join snapshot.
 
     The part runs for each joining socket: keep it to a query or two, and return only
-    what `user` may see.
+    what `user` may see. With `wants_origin` it is called as `part(session, user, origin)`
+    with the socket's `ClientOrigin` (for parts that audit the join).
     """
     _SNAPSHOT_PARTS[name] = part
+    if wants_origin:
+        _PARTS_WANTING_ORIGIN.add(name)
+    else:
+        _PARTS_WANTING_ORIGIN.discard(name)
 
 
-async def snapshot_parts(session: "LiveSession", user: "User") -> dict[str, Any]:
+def room_event_listener(*types: str) -> Callable[[EventListener], EventListener]:
+    """Call `listener(session_id=, seq=, type=, payload=)` after each stored event of `types`.
+
+    It runs once per event, in the process that stored it, synchronously right after the
+    event's transaction commits (in the committing thread; the database may be read).
+    Keep it short; an exception is logged and never undoes the write. The media part uses
+    it to cut a publication when the host takes the floor back, mutes or removes someone.
+    """
+
+    def decorator(listener: EventListener) -> EventListener:
+        for type in types:
+            if listener not in _EVENT_LISTENERS.setdefault(type, []):
+                _EVENT_LISTENERS[type].append(listener)
+        return listener
+
+    return decorator
+
+
+def room_event_has_listeners(type: str) -> bool:
+    return bool(_EVENT_LISTENERS.get(type))
+
+
+def room_event_listeners_run(*, session_id: int, seq: int, type: str, payload: dict[str, Any]) -> None:
+    """Call the listeners of `type` (room_event_emit does, after commit)."""
+    for listener in list(_EVENT_LISTENERS.get(type, ())):
+        try:
+            listener(session_id=session_id, seq=seq, type=type, payload=payload)
+        except Exception:
+            logger.exception("session %s: listener of %s failed", session_id, type)
+
+
+async def snapshot_parts(session: "LiveSession", user: "User", origin: ClientOrigin | None = None) -> dict[str, Any]:
     """Every registered part, read concurrently (a joiner waits for the slowest, not the sum)."""
     import asyncio
 
     names = list(_SNAPSHOT_PARTS)
-    results = await asyncio.gather(*(_SNAPSHOT_PARTS[name](session, user) for name in names), return_exceptions=True)
+    calls = [
+        _SNAPSHOT_PARTS[name](session, user, origin or ClientOrigin()) if name in _PARTS_WANTING_ORIGIN
+        else _SNAPSHOT_PARTS[name](session, user)
+        for name in names
+    ]
+    results = await asyncio.gather(*calls, return_exceptions=True)
     parts: dict[str, Any] = {}
     for name, result in zip(names, results, strict=True):
         if isinstance(result, BaseException):  # one broken part must not keep people out of the room
@@ -137,6 +196,8 @@ class RoomContext:
     user: "User"
     role: str
     client_id: str | None = None
+    #: Where the socket comes from (a consult's audit trail records it).
+    origin: "ClientOrigin" = field(default_factory=lambda: ClientOrigin())
     #: The sequence number of the first event emitted for this message (sent in the ack).
     seq: int | None = None
     failed: bool = False

@@ -45,7 +45,7 @@ from sessions.models import (
 
 from . import fanout
 from .protocol import ErrorCode
-from .registry import ASSIGNABLE_ROLES, role_permissions
+from .registry import ASSIGNABLE_ROLES, role_permissions, room_event_has_listeners, room_event_listeners_run
 from .selectors import participant_cards, poll_public, question_public, room_moderator_ids, room_role_for
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,10 @@ def room_event_emit(
         )
         envelope = fanout.envelope_of(event)
         transaction.on_commit(lambda: fanout.publish_after_commit(envelope))
+        if room_event_has_listeners(type):
+            transaction.on_commit(
+                lambda: room_event_listeners_run(session_id=session_id, seq=seq, type=type, payload=payload)
+            )
     return seq
 
 

@@ -47,6 +47,34 @@ async def test_anonymous_socket_is_refused(cast, consult):
     assert not connected and code == 4401
 
 
+async def test_the_audit_trail_records_where_a_socket_joined_from_and_wrote_from(cast, consult):
+    from channels.routing import URLRouter
+    from channels.testing import WebsocketCommunicator
+
+    from sessions.routing import websocket_urlpatterns
+    from tests.sessions.room.conftest import Socket
+
+    communicator = WebsocketCommunicator(
+        URLRouter(websocket_urlpatterns), f"/ws/sessions/{consult.session_id}/",
+        headers=[(b"user-agent", b"ClinicTablet/2.1")],
+    )
+    communicator.scope["user"] = cast.supervisor
+    communicator.scope["client"] = ("203.0.113.7", 50123)
+    connected, _ = await communicator.connect()
+    assert connected
+    sock = Socket(communicator, cast.supervisor)
+    sock.snapshot = await sock.expect_type("snapshot")
+    ack = await sock.call("guidance.send", text="Check the capillary refill")
+    assert ack["type"] == "ack"
+    await sock.close()
+    rows = await db(lambda: list(
+        AuditEntry.objects.filter(consult=consult, actor=cast.supervisor, action__in=["room.join", "note.read", "guidance.send"])
+        .values_list("action", "ip", "user_agent")
+    ))
+    assert {action for action, _, _ in rows} >= {"room.join", "guidance.send"}
+    assert all(ip == "203.0.113.7" and agent == "ClinicTablet/2.1" for _, ip, agent in rows), rows
+
+
 async def test_guidance_reaches_the_trainee_and_no_one_else(cast, consult):
     supervisor = await open_socket(cast.supervisor, consult.session_id)
     trainee = await open_socket(cast.trainee, consult.session_id)

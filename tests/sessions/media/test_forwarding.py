@@ -10,6 +10,7 @@ import pytest
 
 from sessions.media.forwarding import (
     ActiveSpeakerDetector,
+    RateMeter,
     SubscriberQueue,
     SubscriberSlot,
     TrackForwarder,
@@ -124,3 +125,28 @@ def test_active_speaker_needs_to_be_clearly_louder_to_take_the_floor() -> None:
     assert detector.decide() == "bruno"
     detector.forget("bruno")
     assert detector.current is None
+
+
+def test_rate_meter_measures_what_a_stream_needs_on_the_wire() -> None:
+    now = [0.0]
+    meter = RateMeter(window=2.0, clock=lambda: now[0])
+    assert meter.bitrate() == 0
+    for _ in range(60):  # 4 s of 15 fps frames of 2,000 bytes: 2 packets each
+        meter.add(2000)
+        now[0] += 1 / 15
+    expected = 15 * (2000 + 2 * 30) * 8
+    assert abs(meter.bitrate() - expected) < expected * 0.05
+    now[0] += 5  # the publisher stopped
+    assert meter.bitrate() == 0
+
+
+async def test_a_slot_remembers_the_audio_level_of_the_packet_it_handed_on() -> None:
+    forwarder = TrackForwarder(kind="audio", request_keyframe=lambda: None)
+    slot = SubscriberSlot("audio")
+    slot.attach(forwarder.add_subscriber("bruno"), ("amina", "amina:0"))
+    forwarder.push(frame(b"loud", 960, level=12))
+    await slot.track.recv()
+    assert slot.last_audio_level == 12
+    forwarder.push(frame(b"none", 1920))
+    await slot.track.recv()
+    assert slot.last_audio_level is None

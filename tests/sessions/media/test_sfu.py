@@ -308,3 +308,87 @@ async def test_unsubscribed_slot_is_reused_when_subscribing_again(room: MediaRoo
     mark = bruno.decoded["video"]
     await wait_until(lambda: bruno.decoded["video"] >= mark + 10)
     assert len(bruno.pc.getTransceivers()) == 2, "one audio and one video m-line, the video one reused"
+
+
+async def test_taking_the_floor_back_cuts_the_publication_for_every_subscriber(room: MediaRoom) -> None:
+    amina = make_client(room, "amina")
+    await amina.join(publish=True)
+    bruno = make_client(room, "bruno")
+    await bruno.join()
+    await room.subscribe("bruno", "amina", ["audio", "video"])
+    await wait_until(lambda: bruno.decoded["video"] >= 10 and bruno.decoded["audio"] >= 20)
+
+    ended = await room.set_send_rights("amina", publish=False, reason="floor_revoked", seq=10)
+
+    assert len(ended) == 2 and room.publications() == []
+    await wait_until(lambda: any(m["type"] == "media.unpublished" for m in amina.messages), 2)
+    told = [m for m in amina.messages if m["type"] == "media.unpublished"]
+    assert told == [{"type": "media.unpublished", "reason": "floor_revoked", "tracks": ended,
+                     "sources": ["audio", "camera"]}]
+    assert {"type": "media.publications", "publications": []} in bruno.messages
+    await asyncio.sleep(0.5)  # frames already on the wire
+    mark = bruno.decoded["video"], bruno.decoded["audio"]
+    await asyncio.sleep(1.5)
+    assert (bruno.decoded["video"], bruno.decoded["audio"]) == mark, "amina still sends; nobody receives it"
+
+
+async def test_an_offer_checked_before_the_revocation_cannot_publish_again(room: MediaRoom) -> None:
+    amina = make_client(room, "amina")
+    await amina.join(publish=True)
+    await room.set_send_rights("amina", publish=False, reason="floor_revoked", seq=10)
+    again = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    again.addTrack(AudioStreamTrack())
+    await again.setLocalDescription(await again.createOffer())
+    for checked_seq in (None, 9):
+        with pytest.raises(MediaError) as error:
+            await room.handle_offer("amina", again.localDescription.sdp, may_publish=True, checked_seq=checked_seq)
+        assert error.value.code == "not_allowed_to_publish"
+    await again.close()
+    # Rights that arrive out of order never undo newer ones.
+    assert await room.set_send_rights("amina", publish=True, reason="floor_granted", seq=12) == []
+    assert await room.set_send_rights("amina", publish=False, reason="floor_revoked", seq=11) == []
+    assert room._participants["amina"].rights.publish is True  # type: ignore[union-attr]
+
+
+async def test_muting_cuts_only_the_audio_and_refuses_a_microphone(room: MediaRoom) -> None:
+    amina = make_client(room, "amina")
+    await amina.join(publish=True, tone=True)
+    bruno = make_client(room, "bruno")
+    await bruno.join()
+    await room.subscribe("bruno", "amina", ["audio", "video"])
+    await wait_until(lambda: bruno.decoded["video"] >= 10 and bruno.decoded["audio"] >= 20)
+    await wait_until(lambda: room.active_speaker == "amina")
+
+    await room.set_send_rights("amina", publish=True, audio=False, reason="muted", seq=3)
+
+    assert [pub.source for pub in room.publications()] == ["camera"]
+    await wait_until(lambda: any(m["type"] == "media.unpublished" for m in amina.messages), 2)
+    assert [m["sources"] for m in amina.messages if m["type"] == "media.unpublished"] == [["audio"]]
+    await asyncio.sleep(0.5)
+    mark = bruno.decoded["video"], bruno.decoded["audio"]
+    await wait_until(lambda: bruno.decoded["video"] >= mark[0] + 10)
+    assert bruno.decoded["audio"] == mark[1]
+    await wait_until(lambda: room.active_speaker is None, 5)
+    with pytest.raises(MediaError) as error:
+        await room.handle_offer("amina", amina.pc.localDescription.sdp, may_publish=True)
+    assert error.value.code == "muted"
+
+
+async def test_subscribers_receive_the_audio_level_the_publisher_sent(room: MediaRoom) -> None:
+    amina = make_client(room, "amina")
+    await amina.join(publish=True, tone=True)  # aiortc's encoder writes RFC 6464 levels
+    bruno = make_client(room, "bruno")
+    levels: list[int | None] = []
+
+    def tap_audio(track: Any) -> None:
+        if track.kind == "audio":
+            receiver = next(t.receiver for t in bruno.pc.getTransceivers() if t.receiver.track is track)
+            tap_receiver(receiver, kind="audio", on_frame=lambda f: levels.append(f.audio_level), on_end=lambda: None)
+
+    bruno.pc.on("track", tap_audio)
+    await bruno.join()
+    await room.subscribe("bruno", "amina", ["audio"])
+    await wait_until(lambda: len(levels) >= 50)
+    heard = [level for level in levels if level is not None]
+    assert len(heard) >= len(levels) - 2, "every forwarded packet carries the level"
+    assert sorted(heard)[len(heard) // 2] <= 20, "a loud tone is near 0 dBov (level 0 = loudest)"

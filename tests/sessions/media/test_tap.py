@@ -19,7 +19,7 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.rtcrtpreceiver import RemoteStreamTrack
-from aiortc.rtp import RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket
+from aiortc.rtp import RTCP_PSFB_APP, RTCP_PSFB_PLI, RtcpPsfbPacket, RtpPacket, pack_remb_fci
 
 from sessions.media.tap import (
     EncodedPacketTrack,
@@ -29,12 +29,16 @@ from sessions.media.tap import (
     TappedFrame,
     TapError,
     check_aiortc_compatibility,
+    forward_audio_levels,
+    hook_bandwidth_estimates,
     hook_keyframe_requests,
     restrict_ice,
+    sender_ssrc,
     tap_receiver,
 )
 
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+OPUS = RTCRtpCodecParameters(mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111)
 
 
 def rtp(seq: int, timestamp: int, payload: bytes, *, marker: bool, ssrc: int = 1234) -> RtpPacket:
@@ -117,6 +121,37 @@ async def test_pli_on_a_sender_reaches_the_keyframe_hook() -> None:
     hook_keyframe_requests(sender, lambda: requests.append(True))
     await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=1, media_ssrc=sender._ssrc))
     assert requests == [True]
+    await pc.close()
+
+
+async def test_remb_on_a_sender_reaches_the_estimate_hook() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    sender = pc.addTransceiver("video", direction="sendonly").sender
+    estimates: list[tuple[int, list[int]]] = []
+    hook_bandwidth_estimates(sender, lambda bps, ssrcs: estimates.append((bps, ssrcs)))
+    ssrc = sender_ssrc(sender)
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0,
+                                                    fci=pack_remb_fci(280_000, [ssrc, 42])))
+    await sender._handle_rtcp_packet(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=1, media_ssrc=0, fci=b"ABCD0000"))
+    assert len(estimates) == 1
+    bps, ssrcs = estimates[0]
+    assert abs(bps - 280_000) < 280_000 * 0.01 and ssrcs == [ssrc, 42]  # REMB's mantissa rounds
+    await pc.close()
+
+
+async def test_a_forwarded_audio_frame_carries_the_level_it_was_received_with() -> None:
+    packets = [av.Packet(b"\xf8\xff\xfe"), av.Packet(b"\xf8\xff\xfe")]
+    for index, packet in enumerate(packets):
+        packet.pts, packet.time_base = 960 * index, fractions.Fraction(1, 48000)
+    track = EncodedPacketTrack("audio", lambda: asyncio.sleep(0, packets.pop(0)))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    sender = pc.addTransceiver(track, direction="sendonly").sender
+    levels = [30, None]
+    forward_audio_levels(sender, lambda: levels.pop(0))
+    first = await sender._next_encoded_frame(OPUS)
+    second = await sender._next_encoded_frame(OPUS)
+    assert first is not None and first.audio_level == -30, "aiortc writes (vad, -audio_level) = level 30"
+    assert second is not None and second.audio_level is None, "no level received, none invented"
     await pc.close()
 
 

@@ -7,10 +7,11 @@
  * channel); the server answers, then sends its own offers whenever the streams this
  * person receives change (media.offer), which we answer. Subscriptions are ours to
  * choose: everything, or audio only (the low-bandwidth switch). Video comes as the
- * original or, on a slow link, as the server's shared low-resolution copy
- * (`media.quality`): chosen by the person ("low quality video") or automatically when our
- * own estimate of the incoming bandwidth (getStats `availableIncomingBitrate`, else the
- * Network Information API) stays under LOW_VIDEO_BELOW_BPS. Protocol: see
+ * original or as the server's shared low-resolution copy: the server picks from our
+ * browser's bandwidth estimate (`media.quality` "auto", the default), unless the person
+ * chooses "low quality video"; the server says which one we get (`media.quality` back).
+ * When the host takes the floor back or mutes us, the server stops forwarding what we
+ * send and says so (`media.unpublished`); we stop sending it. Protocol: see
  * sessions/media/signalling.py and docs/media.md.
  *
  * Nothing starts by itself: a person checks camera and microphone first, then joins.
@@ -22,24 +23,29 @@
 const QUALITY_INTERVAL_MS = 2000;
 const GATHER_TIMEOUT_MS = 4000;
 const REQUEST_TIMEOUT_MS = 20000;
-/** Under this estimate the original video does not fit: ask for the low copy. */
-export const LOW_VIDEO_BELOW_BPS = 300_000;
-/** Back to the original only well above it, so the choice does not flap. */
-export const HIGH_VIDEO_ABOVE_BPS = 600_000;
-/** Consecutive readings (QUALITY_INTERVAL_MS apart) before switching automatically. */
-const ESTIMATE_READINGS = 2;
 
 /**
- * The automatic video quality from a bandwidth estimate, with hysteresis.
- * @param {number|null} bitsPerSecond the estimate, null when the browser has none
- * @param {boolean} currentlyLow
- * @returns {boolean} whether the low copy should be used
+ * What to tell the person about the video they receive (server's `media.quality`).
+ * @param {{video?: string, mode?: string}} message
+ * @returns {{key: string, fallback: string}} a data-t-* key and its English text
  */
-export function lowVideoFor(bitsPerSecond, currentlyLow) {
-  if (bitsPerSecond == null || !Number.isFinite(bitsPerSecond)) return currentlyLow;
-  if (currentlyLow) return bitsPerSecond < HIGH_VIDEO_ABOVE_BPS;
-  return bitsPerSecond < LOW_VIDEO_BELOW_BPS;
+export function videoQualityLabel(message) {
+  if (message.video === 'off') return { key: 'videoOff', fallback: 'Video: off (audio only)' };
+  if (message.video === 'low' && message.mode === 'low') {
+    return { key: 'videoLowChosen', fallback: 'Video: low quality, as you chose' };
+  }
+  if (message.video === 'low') {
+    return { key: 'videoLowAuto', fallback: 'Video: low quality, because your connection is slow' };
+  }
+  return { key: 'videoHigh', fallback: 'Video: full quality' };
 }
+
+/** Why the server stopped forwarding what we send (`media.unpublished` reasons). */
+const UNPUBLISHED_TEXT = {
+  floor_revoked: ['floorRevoked', 'The host took the floor back: your camera and microphone are off.'],
+  role_changed: ['roleChanged', 'You are no longer a presenter: your camera and microphone are off.'],
+  muted: ['mutedByHost', 'The host muted you: your microphone is off.'],
+};
 
 /** Translated text from the page (data-t-* attributes), falling back to English. */
 function text(root, key, fallback) {
@@ -94,11 +100,8 @@ export class MediaSession {
     this.recording = false;
     this.lowBandwidth = root.dataset.dataSaver === '1';
     const connection = /** @type {any} */ (navigator).connection;
-    /** The person's choice: the shared low-resolution copy of every video. */
+    /** The person's choice: the shared low-resolution copy of every video (else "auto"). */
     this.lowVideo = Boolean(connection && connection.saveData);
-    /** Our own estimate says the original does not fit. */
-    this.autoLowVideo = false;
-    this.estimateVotes = 0;
     /** @type {string|null} the last media.quality sent */
     this.sentQuality = null;
     this.relayOnly = root.dataset.relayOnly === '1';
@@ -146,6 +149,7 @@ export class MediaSession {
       notice: document.getElementById('room-recording') || root.querySelector('[data-media-recording]'),
       status: root.querySelector('[data-media-status]'),
       myQuality: root.querySelector('[data-media-my-quality]'),
+      videoQuality: root.querySelector('[data-media-video-quality]'),
     };
     if (this.el.low) this.el.low.checked = this.lowBandwidth;
     if (this.el.lowVideo) this.el.lowVideo.checked = this.lowVideo;
@@ -219,6 +223,9 @@ export class MediaSession {
     else if (type === 'media.publications') this.onPublications(message.publications || []);
     else if (type === 'media.speaker') this.onSpeaker(message.participant);
     else if (type === 'media.closed') this.onClosed(message.reason);
+    else if (type === 'media.quality') this.onQuality(message);
+    else if (type === 'media.unpublished') this.onUnpublished(message);
+    else if (type === 'participant.unmuted' && String((message.data || {}).user_id) === this.me) this.onUnmuted().catch(() => {});
     else if (type === 'media.error') this.say(message.message || message.code);
     else if (type === 'media.recording') this.setRecording(Boolean((message.data || {}).active));
     else if (type === 'floor.granted' || type === 'floor.revoked') this.onFloor(type, message.data || {});
@@ -570,58 +577,44 @@ export class MediaSession {
     this.updateButtons();
   }
 
-  /** The video we ask the server for: the shared low copy when chosen or when our link is slow. */
+  /** What we ask the server for: the shared low copy when chosen, else its own choice. */
   videoQuality() {
-    return this.lowVideo || this.autoLowVideo ? 'low' : 'high';
+    return this.lowVideo ? 'low' : 'auto';
   }
 
-  /** Tell the server (only when it changed): media.quality {video: high|low}. */
+  /** Tell the server (only when it changed): media.quality {video: auto|low}. */
   sendQuality() {
     if (!this.joined) return;
     const quality = this.videoQuality();
     if (quality === this.sentQuality) return;
     this.sentQuality = quality;
-    this.root.dataset.videoQuality = quality;
     this.send('media.quality', { video: quality });
+  }
+
+  /** The server says which video we get now (and whether it chose it). */
+  onQuality(message) {
+    this.root.dataset.videoQuality = message.video || '';
+    this.root.dataset.videoMode = message.mode || '';
+    let label = this.el.videoQuality;
+    if (!label && this.el.controls) {
+      label = document.createElement('span');
+      label.className = 'media-video-quality';
+      label.dataset.mediaVideoQuality = '';
+      label.setAttribute('role', 'status');
+      this.el.controls.append(label);
+      this.el.videoQuality = label;
+    }
+    if (label) {
+      const { key, fallback } = videoQualityLabel(message);
+      label.textContent = text(this.root, key, fallback);
+      label.dataset.quality = message.video || '';
+    }
   }
 
   /** The manual "low quality video" choice. */
   setLowVideo(on) {
     this.lowVideo = on;
     this.sendQuality();
-  }
-
-  /**
-   * Our estimate of the incoming bandwidth (bits/s), or null: the selected candidate
-   * pair's availableIncomingBitrate, else the Network Information API's downlink.
-   * @param {RTCStatsReport} report
-   */
-  static incomingEstimate(report) {
-    let estimate = null;
-    report.forEach((stat) => {
-      if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded'
-          && typeof stat.availableIncomingBitrate === 'number') {
-        estimate = stat.availableIncomingBitrate;
-      }
-    });
-    if (estimate == null) {
-      const connection = /** @type {any} */ (navigator).connection;
-      if (connection && typeof connection.downlink === 'number' && connection.downlink > 0) {
-        estimate = connection.downlink * 1_000_000;
-      }
-    }
-    return estimate;
-  }
-
-  /** Switch automatically only after ESTIMATE_READINGS readings agree. */
-  applyEstimate(bitsPerSecond) {
-    const wanted = lowVideoFor(bitsPerSecond, this.autoLowVideo);
-    this.estimateVotes = wanted !== this.autoLowVideo ? this.estimateVotes + 1 : 0;
-    if (this.estimateVotes >= ESTIMATE_READINGS) {
-      this.autoLowVideo = wanted;
-      this.estimateVotes = 0;
-      this.sendQuality();
-    }
   }
 
   async toggleRecording() {
@@ -642,6 +635,7 @@ export class MediaSession {
   onFloor(type, data) {
     if (String(data.user_id) !== this.me) return;
     this.mayPublish = type === 'floor.granted';
+    if (this.mayPublish) delete this.root.dataset.publishing;
     this.root.classList.toggle('may-publish', this.mayPublish);
     if (this.el.joinSend) this.el.joinSend.hidden = !this.mayPublish;
     if (this.mayPublish) {
@@ -657,6 +651,67 @@ export class MediaSession {
       this.updateButtons();
       this.offer().catch(() => {});
     }
+  }
+
+  /**
+   * The server stopped forwarding some of what we send (the host took the floor back,
+   * demoted or muted us): stop sending it, offer again without it, and say why.
+   * @param {{reason?: string, sources?: string[]}} message
+   */
+  onUnpublished(message) {
+    const reason = message.reason || '';
+    const [key, fallback] = UNPUBLISHED_TEXT[reason] || ['unpublished', 'The server stopped forwarding your camera and microphone.'];
+    this.say(text(this.root, key, fallback));
+    this.root.dataset.publishing = reason || 'stopped';
+    const sources = new Set(message.sources || []);
+    let changed = false;
+    for (const [kind, transceiver] of [...this.localTransceivers]) {
+      if (!sources.has(kind === 'audio' ? 'audio' : 'camera')) continue;
+      const track = transceiver.sender.track;
+      if (track) {
+        track.stop();
+        if (this.local) this.local.removeTrack(track);
+      }
+      transceiver.sender.replaceTrack(null);
+      transceiver.direction = 'inactive';
+      this.localTransceivers.delete(kind);
+      changed = true;
+    }
+    if (sources.has('screen') && this.screenTrack) {
+      this.screenTrack.stop();
+      this.screenTrack = null;
+      if (this.screenTransceiver) {
+        this.screenTransceiver.sender.replaceTrack(null);
+        this.screenTransceiver.direction = 'inactive';
+      }
+      changed = true;
+    }
+    if (reason !== 'muted' && reason !== '') {
+      this.mayPublish = false;
+      this.root.classList.remove('may-publish');
+      if (this.el.joinSend) this.el.joinSend.hidden = true;
+    }
+    if (!this.localTransceivers.size) this.stopLocal();
+    this.updateButtons();
+    if (changed) this.offer().catch(() => {});
+  }
+
+  /** The host unmuted us: send the microphone again (if we were sending at all). */
+  async onUnmuted() {
+    if (this.root.dataset.publishing === 'muted') delete this.root.dataset.publishing;
+    if (!this.pc || !this.mayPublish || this.localTransceivers.has('audio') || !this.localTransceivers.size) return;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      return;
+    }
+    const track = stream.getAudioTracks()[0];
+    if (!track || !this.pc) return;
+    if (this.local) this.local.addTrack(track);
+    this.localTransceivers.set('audio', this.pc.addTransceiver(track, { direction: 'sendonly', streams: this.local ? [this.local] : [] }));
+    this.updateButtons();
+    await this.offer();
   }
 
   /** Given the floor while watching: add camera and microphone and offer again. */
@@ -704,7 +759,6 @@ export class MediaSession {
   async measure() {
     if (!this.pc) return;
     const report = await this.pc.getStats();
-    this.applyEstimate(MediaSession.incomingEstimate(report));
     /** @type {Map<string, 'good'|'fair'|'poor'>} */
     const perPublisher = new Map();
     const rank = { good: 0, fair: 1, poor: 2 };
