@@ -10,17 +10,20 @@ say that something happened and link to the page, where access is checked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import send_mass_mail
 from django.db import transaction
+from django.utils import translation
 
+from server.people.mail import user_language
 from server.people.models import User
 from sessions.models import ConsultNotification, ConsultRequest
 
 logger = logging.getLogger(__name__)
+
 
 def consult_room_event(
     *, consult: ConsultRequest, type: str, payload: dict[str, Any], actor: User | None = None,
@@ -52,23 +55,31 @@ def consult_participant_ids(*, consult: ConsultRequest) -> list[int]:
 
 
 def consult_notify(
-    *, consult: ConsultRequest, users: Iterable[User], text: str, subject: str, body: str, link: str = "",
+    *, consult: ConsultRequest, users: Iterable[User | None], compose: Callable[[User], tuple[str, str, str]], link: str = "",
 ) -> None:
-    """Tell `users` in the app and by e-mail (after commit). No patient data in either."""
-    recipients = [user for user in users if user is not None]
-    ConsultNotification.objects.bulk_create(
-        [ConsultNotification(user=user, consult=consult, text=text[:300]) for user in recipients]
-    )
-    addresses = [user.email for user in recipients if user.email]
-    if not addresses:
+    """Tell `users` in the app and by e-mail (after commit). No patient data in either.
+
+    `compose(user)` returns (notice, e-mail subject, e-mail body); it runs once per
+    recipient with that person's language active, so each reads it in their own.
+    """
+    notices: list[ConsultNotification] = []
+    messages: list[tuple[str, str, str, list[str]]] = []
+    for user in users:
+        if user is None:
+            continue
+        with translation.override(user_language(user)):
+            text, subject, body = (str(part) for part in compose(user))
+        notices.append(ConsultNotification(user=user, consult=consult, text=text[:300]))
+        if user.email:
+            messages.append((subject, body + (f"\n\n{link}\n" if link else "\n"), settings.DEFAULT_FROM_EMAIL, [user.email]))
+    ConsultNotification.objects.bulk_create(notices)
+    if not messages:
         return
-    message = body + (f"\n\n{link}\n" if link else "\n")
 
     def send() -> None:
-        for address in addresses:
+        for message in messages:
             try:
-                send_mail(subject=subject, message=message, from_email=settings.DEFAULT_FROM_EMAIL,
-                          recipient_list=[address])
+                send_mass_mail([message])
             except Exception:  # mail trouble must not lose the notice already stored
                 logger.exception("consult %s: e-mail notice failed", consult.pk)
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Role, User
 from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
+from sessions.scheduling.events import scheduling_event_on_commit
 from sessions.models import (
     Audience,
     ClinicalPhoto,
@@ -120,10 +121,12 @@ def consult_request_create(
         if supervisors:
             consult_notify(
                 consult=consult, users=supervisors,
-                text=_("A trainee asks for supervision in %(specialty)s (%(urgency)s).")
-                % {"specialty": specialty, "urgency": consult.get_urgency_display()},
-                subject=_("OpenRounds: a consult request in %(specialty)s") % {"specialty": specialty},
-                body=_("A trainee asks for supervision in %(specialty)s. Open your roster to accept it.") % {"specialty": specialty},
+                compose=lambda _user: (
+                    _("A trainee asks for supervision in %(specialty)s (%(urgency)s).")
+                    % {"specialty": specialty, "urgency": consult.get_urgency_display()},
+                    _("OpenRounds: a consult request in %(specialty)s") % {"specialty": specialty},
+                    _("A trainee asks for supervision in %(specialty)s. Open your roster to accept it.") % {"specialty": specialty},
+                ),
                 link=base_url + reverse("consults:roster") if base_url else "",
             )
     logger.info("consult %s requested (urgency %s)", consult.pk, urgency)
@@ -205,18 +208,17 @@ def consult_accept(
         ConsultNote.objects.get_or_create(consult=consult)
         audit_append(actor=supervisor, action="consult.accept", consult=consult, obj=consult, source=source,
                      detail={"status": consult.status, "session": session.pk})
-        for person in (consult.trainee, supervisor):
-            # Each person reads the time in their own zone (a notice is stored per person).
+        def compose(person: User) -> tuple[str, str, str]:
+            # Each person reads the time in their own zone and language (a notice per person).
             zone = person.time_zone or "UTC"
             when = f"{timezone.localtime(start, zoneinfo.ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}"
             text = (_("Your consult in %(specialty)s was accepted; join now.") if not scheduled
                     else _("Your consult in %(specialty)s is scheduled for %(when)s.")) % {"specialty": consult.specialty, "when": when}
-            consult_notify(
-                consult=consult, users=[person], text=text,
-                subject=_("OpenRounds: consult %(state)s") % {"state": consult.get_status_display().lower()},
-                body=text + "\n" + _("Record the patient's consent before any audio or video."),
-                link=_consult_link(consult, base_url),
-            )
+            return (text, _("OpenRounds: consult %(state)s") % {"state": consult.get_status_display().lower()},
+                    text + "\n" + _("Record the patient's consent before any audio or video."))
+
+        consult_notify(consult=consult, users=[consult.trainee, supervisor], compose=compose,
+                       link=_consult_link(consult, base_url))
     logger.info("consult %s %s by user %s, session %s", consult.pk, consult.status, supervisor.pk, session.pk)
     return consult
 
@@ -245,10 +247,12 @@ def consult_cancel(*, by: User, consult: ConsultRequest, source: AuditSource | N
         consult.save(update_fields=["status", "closed_at"])
         if consult.session_id:
             LiveSession.objects.filter(pk=consult.session_id).update(status=SessionStatus.CANCELLED)
+            # Sockets close and the media worker closes the consult's media (and recording).
+            scheduling_event_on_commit(name="session.cancelled", session_id=consult.session_id)
         audit_append(actor=by, action="consult.cancel", consult=consult, obj=consult, source=source, detail={"role": role})
         others = [u for u in (consult.trainee, consult.supervisor) if u is not None and u.pk != by.pk]
-        consult_notify(consult=consult, users=others, text=_("A consult was cancelled."),
-                       subject=_("OpenRounds: consult cancelled"), body=_("A consult you take part in was cancelled."))
+        consult_notify(consult=consult, users=others, compose=lambda _user: (
+            _("A consult was cancelled."), _("OpenRounds: consult cancelled"), _("A consult you take part in was cancelled.")))
         consult_room_event(consult=consult, type="consult.status", payload={"status": consult.status}, actor=by)
     return consult
 
@@ -264,6 +268,9 @@ def consult_complete(*, by: User, consult: ConsultRequest, source: AuditSource |
         consult.save(update_fields=["status", "closed_at"])
         if consult.session_id:
             LiveSession.objects.filter(pk=consult.session_id).update(status=SessionStatus.ENDED)
+            # Sockets close and the media worker finishes a running recording (kept with the
+            # consult, see recording.py) and closes the media.
+            scheduling_event_on_commit(name="session.ended", session_id=consult.session_id)
         audit_append(actor=by, action="consult.complete", consult=consult, obj=consult, source=source)
         consult_room_event(consult=consult, type="consult.status", payload={"status": consult.status}, actor=by)
     return consult
@@ -292,9 +299,10 @@ def observer_invite(*, supervisor: User, consult: ConsultRequest, user: User, so
             SessionInvitation.objects.get_or_create(session_id=consult.session_id, user=user, defaults={"invited_by": supervisor})
         audit_append(actor=supervisor, action="observer.invite", consult=consult, obj=observer, source=source,
                      detail={"observer": user.pk})
-        consult_notify(consult=consult, users=[user], text=_("You are invited to observe a supervised consult."),
-                       subject=_("OpenRounds: invitation to observe a consult"),
-                       body=_("A supervisor invites you to observe a consult. What you see there is confidential."))
+        consult_notify(consult=consult, users=[user], compose=lambda _user: (
+            _("You are invited to observe a supervised consult."),
+            _("OpenRounds: invitation to observe a consult"),
+            _("A supervisor invites you to observe a consult. What you see there is confidential.")))
     return observer
 
 
@@ -477,8 +485,8 @@ def note_sign(*, by: User, consult: ConsultRequest, source: AuditSource | None =
         note.save()
         audit_append(actor=by, action="note.sign", consult=consult, obj=note, source=source, detail={"version": note.version})
         consult_room_event(consult=consult, type="note.signed", payload=note_payload(note), actor=by)
-        consult_notify(consult=consult, users=[consult.trainee], text=_("Your consult note was signed."),
-                       subject=_("OpenRounds: consult note signed"), body=_("Your supervisor signed the consult note."))
+        consult_notify(consult=consult, users=[consult.trainee], compose=lambda _user: (
+            _("Your consult note was signed."), _("OpenRounds: consult note signed"), _("Your supervisor signed the consult note.")))
     return note
 
 

@@ -189,6 +189,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "observers": consult.observers.filter(revoked_at__isnull=True).select_related("user"),
         "observer_form": ObserverForm(),
         "teaching_status": teaching.teaching_status(consult=consult),
+        # Listing is a read of clinical data: audited (recording.list) like opening one.
+        "recordings": [] if consult.is_open else selectors.consult_recordings_list(
+            user=request.user, consult=consult, source=_source(request)),
     })
 
 

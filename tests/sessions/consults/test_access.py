@@ -154,3 +154,28 @@ def test_trainee_requests_through_the_form(people, roster):
 def test_audit_page_shows_the_chain_check(cast, signed):
     response = _client(cast.supervisor).get(reverse("consults:audit", args=[signed.pk]))
     assert "Chain verified" in response.content.decode()
+
+
+def test_the_consult_page_lists_its_recordings_for_participants_once_it_has_ended(cast, consented):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from sessions.media.recording import recording_folder
+
+    services.consult_complete(by=cast.supervisor, consult=consented)
+    stored = default_storage.save(f"{recording_folder(consented.session_id)}/consult.webm", ContentFile(b"\x1aE\xdf\xa3 webm"))
+    name = stored.rsplit("/", 1)[-1]
+    link = reverse("consults:recording", args=[consented.pk, name])
+    try:
+        for who in READERS:
+            client = Client()
+            client.force_login(getattr(cast, who))
+            page = client.get(reverse("consults:detail", args=[consented.pk]))
+            assert page.status_code == 200 and link in page.content.decode(), who
+        assert AuditEntry.objects.filter(consult=consented, action="recording.list").count() == len(READERS)
+        for who in REFUSED:
+            client = Client()
+            client.force_login(getattr(cast, who))
+            assert client.get(link).status_code in (403, 404), who
+    finally:
+        default_storage.delete(stored)

@@ -144,3 +144,11 @@ async def test_consent_recorded_over_http_reaches_the_room(cast, consult):
     changed = await supervisor.expect_type("consent.changed")
     assert changed["data"] == {"consult": True, "recording": False, "teaching": False}
     await supervisor.close()
+
+
+async def test_completing_the_consult_closes_its_room_for_everyone(cast, consult):
+    trainee = await open_socket(cast.trainee, consult.session_id)
+    await db(services.consult_complete, by=cast.supervisor, consult=consult)
+    ended = await trainee.expect_type("room.ended")
+    assert ended["data"]["reason"] == "ended"
+    assert await trainee.closed_with() == 4410

@@ -257,3 +257,22 @@ def test_only_the_supervisor_sends_guidance(people, consult):
     for other in (people.chikondi, people.kalua):
         with pytest.raises(PermissionRefused):
             services.guidance_send(by=other, consult=consult, text="hello")
+
+
+def test_supervisors_are_told_of_a_request_in_their_own_language(people, roster, django_capture_on_commit_callbacks):
+    from django.core import mail
+    from django.utils import translation
+
+    from sessions.models import ConsultNotification
+
+    people.mensah.preferred_language = "fr"
+    people.mensah.save(update_fields=["preferred_language"])
+    with translation.override("pt"), django_capture_on_commit_callbacks(execute=True):  # the trainee's language
+        consult = services.consult_request_create(
+            trainee=people.chikondi, specialty="Paediatrics", urgency="soon", language="en",
+            reason="Child with fever and a new rash.",
+        )
+    notice = ConsultNotification.objects.get(consult=consult, user=people.mensah)
+    assert notice.text.startswith("Un interne demande une supervision")
+    sent = [m for m in mail.outbox if m.to == [people.mensah.email]]
+    assert len(sent) == 1 and sent[0].subject.startswith("OpenRounds : une demande de consultation")
