@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from typing import IO
 
 logger = logging.getLogger(__name__)
+
+#: PDFium is not thread-safe, and daphne runs sync views in a thread pool: two uploads
+#: rendering previews at once could crash the process. One render at a time.
+_PDFIUM_LOCK = threading.Lock()
 
 THUMBNAIL_BOX = (480, 360)
 
@@ -47,24 +52,30 @@ def thumbnail_of_pdf(fileobj: IO[bytes]) -> bytes | None:
 
     fileobj.seek(0)
     try:
-        document = pdfium.PdfDocument(fileobj.read() if not hasattr(fileobj, "temporary_file_path") else fileobj.temporary_file_path())
-        try:
-            if len(document) == 0:
-                return None
-            page = document[0]
-            width, _height = page.get_size()
-            scale = min(2.0, THUMBNAIL_BOX[0] / max(width, 1))
-            bitmap = page.render(scale=scale)
-            image = bitmap.to_pil()
-            page.close()
-            return _to_jpeg(image)
-        finally:
-            document.close()
+        with _PDFIUM_LOCK:
+            return _render_first_page(pdfium, fileobj)
     except Exception:
         logger.warning("no PDF preview could be rendered", exc_info=True)
         return None
     finally:
         fileobj.seek(0)
+
+
+def _render_first_page(pdfium, fileobj: IO[bytes]) -> bytes | None:  # noqa: ANN001 (the pypdfium2 module)
+    """Render page one to a JPEG preview (call with the PDFium lock held)."""
+    source = fileobj.temporary_file_path() if hasattr(fileobj, "temporary_file_path") else fileobj.read()
+    document = pdfium.PdfDocument(source)
+    try:
+        if len(document) == 0:
+            return None
+        page = document[0]
+        width, _height = page.get_size()
+        scale = min(2.0, THUMBNAIL_BOX[0] / max(width, 1))
+        image = page.render(scale=scale).to_pil()
+        page.close()
+        return _to_jpeg(image)
+    finally:
+        document.close()
 
 
 def thumbnail_of_video(fileobj: IO[bytes]) -> bytes | None:

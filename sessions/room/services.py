@@ -638,7 +638,8 @@ def participant_set_role(*, session_id: int, user: User, user_id: int, role: str
             changes["has_floor"] = False
         Participant.objects.filter(pk=target.pk).update(**changes)
         return room_event_emit(
-            session_id=session_id, type="participant.role", payload={"user_id": user_id, "role": role},
+            session_id=session_id, type="participant.role",
+            payload={"user_id": user_id, "role": role, "permissions": sorted(role_permissions(role))},
             actor_id=user.pk, client_id=client_id,
         )
 

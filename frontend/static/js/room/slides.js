@@ -211,6 +211,9 @@ export function attachSlides(root) {
     presenterBox.hidden = !presenter;
     controls.hidden = !(presenter && model.deck);
     part(root, 'hint').hidden = controls.hidden;
+    // The stage's "nothing shared yet" line is wrong while a deck is on screen.
+    const empty = document.getElementById('room-stage-empty');
+    if (empty) empty.hidden = Boolean(model.deck);
     if (model.deck) {
       prev.disabled = model.page <= 1;
       next.disabled = model.page >= model.deck.pages;

@@ -78,7 +78,10 @@ export class RoomModel {
       case 'participant.removed': this.people.delete(data.user_id); break;
       case 'participant.role':
         this.updatePerson(data.user_id, {role: data.role});
-        if (data.user_id === this.you.user_id) this.you.role = data.role;
+        if (data.user_id === this.you.user_id) {
+          this.you.role = data.role;
+          if (Array.isArray(data.permissions)) this.you.permissions = data.permissions;
+        }
         break;
       case 'question.asked': if (data.question && data.question.id) this.questions.set(data.question.id, {...data.question, voted: this.questions.get(data.question.id)?.voted || false}); break;
       case 'question.voted': { const q = this.questions.get(data.question_id); if (q) q.votes = Math.max(q.votes, data.votes); break; }
