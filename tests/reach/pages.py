@@ -108,6 +108,7 @@ PAGES: list[SitePage] = [
     SitePage("institution", "okafor", lambda p: reverse("institution", args=[p.schools.lagos.pk])),
     SitePage("sessions catalog", "amina", _fixed("/sessions/"), budget_kb=60),
     SitePage("my schedule", "amina", _fixed("/sessions/mine/")),
+    SitePage("find exchange partners", "amina", _fixed("/peer/"), budget_kb=60),
     SitePage("session", "amina", lambda p: f"/sessions/{_registered_session(p.amina)}/"),
     SitePage("new session", "tanaka", _fixed("/sessions/new/")),
     SitePage("library search", "amina", _fixed("/library/"), budget_kb=60),

@@ -15,6 +15,7 @@ DEMO_MODULES = [
     "sessions.scheduling.demo",
     "sessions.room.demo",
     "sessions.consults.demo",
+    "sessions.peer.demo",
 ]
 
 
