@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from playwright.sync_api import expect
 
 from tests.reach.pages import ROOM_PAGE, seed_demo_data
 
-LOCALE = Path(__file__).resolve().parents[2] / "locale"
+ROOT = Path(__file__).resolve().parents[2]
+LOCALE = ROOT / "locale"
+#: Directories `make messages` never reads (its --ignore list); the top-level locale/ is left
+#: out of the copy so that extraction cannot write to the committed catalogues.
+NOT_SOURCE = {".venv", "var", "node_modules", "__pycache__"}
+#: What makemessages reads: .py, .html and .txt for django, .js for djangojs.
+SOURCE_SUFFIXES = {".py", ".html", ".txt", ".js"}
+#: Arabic is partial, but the navigation, the room (media, slides, shared notes) and the
+#: peer exchange page are covered: every string used in these sources is translated.
+ARABIC_COVERS = (
+    "frontend/templates/base.html", "frontend/templates/includes/", "frontend/templates/room/",
+    "frontend/templates/media/", "frontend/templates/peer/", "frontend/static/js/room/", "frontend/static/js/media/",
+    "sessions/room/", "sessions/media/", "sessions/slides/", "sessions/peer/",
+)
 
 
 def untranslated(po_file: Path) -> list[str]:
@@ -30,6 +46,82 @@ def untranslated(po_file: Path) -> list[str]:
         if empty or re.search(r"^#,.*\bfuzzy\b", text, re.M):
             missing.append(msgid)
     return missing
+
+
+def catalogue_entries(po_file: Path) -> dict[tuple[str, str], list[str]]:
+    """(msgctxt, msgid) of every live entry of a .po file (not the header, not obsolete), with its source references."""
+    entries: dict[tuple[str, str], list[str]] = {}
+    for block in po_file.read_text(encoding="utf-8").split("\n\n"):
+        fields: dict[str, str] = {}
+        references: list[str] = []
+        current = None
+        for line in block.splitlines():
+            if line.startswith("#:"):
+                references.extend(line[2:].split())
+            elif line.startswith("#"):
+                continue  # comments, flags and obsolete (#~) entries
+            elif keyword := re.match(r'(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$', line):
+                current = keyword.group(1)
+                fields[current] = keyword.group(2)
+            elif (more := re.match(r'"(.*)"$', line)) and current:
+                fields[current] += more.group(1)
+        if fields.get("msgid"):
+            entries[(fields.get("msgctxt", ""), fields["msgid"])] = references
+    return entries
+
+
+def copy_sources(target: Path) -> None:
+    """The files makemessages reads, copied without locale/ so extraction cannot touch the committed catalogues."""
+
+    def not_read(directory: str, names: list[str]) -> list[str]:
+        skipped = []
+        for name in names:
+            path = Path(directory, name)
+            if name in NOT_SOURCE or name.startswith(".") or (Path(directory) == ROOT and name == "locale"):
+                skipped.append(name)
+            elif not path.is_dir() and path.suffix not in SOURCE_SUFFIXES:
+                skipped.append(name)
+        return skipped
+
+    shutil.copytree(ROOT, target, ignore=not_read)
+
+
+def test_every_translatable_string_of_the_code_is_in_the_french_catalogue(tmp_path, settings, monkeypatch):
+    """A string marked for translation but never extracted stays English for every reader.
+
+    Runs the project's own makemessages (with its `t('…')` keyword for the room modules)
+    on a copy of the sources into an empty locale folder, and looks each extracted msgid up
+    in the committed French catalogues. The fix is `make messages`, then translate.
+    """
+    committed = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in LOCALE.glob("*/LC_MESSAGES/*.po")}
+    copy_sources(tmp_path / "src")
+    settings.LOCALE_PATHS = [str(tmp_path / "src" / "locale")]
+    monkeypatch.chdir(tmp_path / "src")
+    report = []
+    for domain in ("django", "djangojs"):
+        call_command("makemessages", locale=["fr"], domain=domain, verbosity=0)
+        extracted = catalogue_entries(tmp_path / "src" / "locale" / "fr" / "LC_MESSAGES" / f"{domain}.po")
+        assert extracted, f"makemessages found no {domain} strings: the extraction itself is broken"
+        in_catalogue = catalogue_entries(LOCALE / "fr" / "LC_MESSAGES" / f"{domain}.po")
+        missing = {key: refs for key, refs in extracted.items() if key not in in_catalogue}
+        report += [f"{domain}.po: {msgid!r} ({', '.join(refs[:2])})" for (_ctx, msgid), refs in sorted(missing.items())]
+    assert committed == {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in committed}
+    assert not report, (
+        f"{len(report)} translatable strings are not in locale/fr (run `make messages` and translate them):\n"
+        + "\n".join(report[:20])
+    )
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_arabic_covers_the_navigation_the_room_and_peer_exchange(domain):
+    po_file = LOCALE / "ar" / "LC_MESSAGES" / f"{domain}.po"
+    not_translated = set(untranslated(po_file))
+    missing = [
+        f"{msgid!r} ({refs[0]})"
+        for (_ctx, msgid), refs in catalogue_entries(po_file).items()
+        if msgid in not_translated and any(ref.startswith(ARABIC_COVERS) for ref in refs)
+    ]
+    assert not missing, f"{len(missing)} untranslated in ar/{domain}.po, e.g. {missing[:5]}"
 
 
 @pytest.mark.parametrize("language", ["fr", "pt"])
