@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext as _
 
 from server.people.models import User
 from sessions.models import ClinicalPhoto, ConsultRequest, LiveSession, SessionKind
@@ -64,7 +65,7 @@ def _consult_of(ctx: RoomContext) -> ConsultRequest:
     if consult is None:
         from server.people.errors import InvalidRequest
 
-        raise InvalidRequest("This room is not a consult.", code="not_found")
+        raise InvalidRequest(_("This room is not a consult."), code="not_found")
     return consult
 
 

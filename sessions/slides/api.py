@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -128,7 +129,7 @@ def deck_create(request: HttpRequest, session_id: int, payload: DeckCreateIn) ->
     try:
         session = _session(session_id)
         if (payload.material_id is None) == (payload.upload_id is None):
-            raise InvalidRequest("Give either material_id or upload_id.", "wrong_field")
+            raise InvalidRequest(_("Give either material_id or upload_id."), "wrong_field")
         if payload.material_id is not None:
             deck = services.deck_create_from_material(user=request.user, session=session, material_id=payload.material_id)
         else:
