@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext as _
 from django.urls import reverse
 
 from server.people.models import User
@@ -57,7 +58,7 @@ register_snapshot_part("peer", peer_snapshot_part)
 async def notes_save(ctx: RoomContext, message: dict[str, Any]) -> None:
     """Save the whole text; the event carries the change, the ack its sequence number."""
     if message["text"] is None:
-        raise ProtocolError(ErrorCode.MISSING_FIELD, "'text' is required.", field="text")
+        raise ProtocolError(ErrorCode.MISSING_FIELD, _("'%(name)s' is required.") % {"name": "text"}, field="text")
     try:
         seq = await database_sync_to_async(notes.peer_notes_save)(
             by=ctx.user, session=ctx.session, text=message["text"], base_version=message["base_version"],

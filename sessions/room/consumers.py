@@ -4,6 +4,10 @@ The consumer only translates: it admits or refuses (services.room_admission), re
 the socket with this process's fan-out node, sends the snapshot, and dispatches each
 client message to the handler registered for its type (handlers.py, and other parts
 through registry.room_message) after the protocol checks and the rate limit.
+
+Everything a socket does on the person's behalf (admission, snapshot, each message with
+its handler and the services it calls) runs under their interface language
+(language.py), so refusals and errors reach them in the language of the room page.
 """
 
 from __future__ import annotations
@@ -18,11 +22,15 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 
 from . import handlers  # noqa: F401  (registers the built-in message types)
 from .fanout import Envelope, db_parallel, get_node, note_event
+from .language import socket_language
 from .protocol import (
     PROTOCOL_VERSION,
     CloseCode,
@@ -89,12 +97,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
     in_lobby: bool = False
     row_open: bool = False
     _wire: Any = None
+    #: The person's interface language, chosen once at connect (language.socket_language).
+    language: str = settings.LANGUAGE_CODE
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=CloseCode.NOT_SIGNED_IN)
             return
+        self.language = socket_language(self.scope, user)
+        # Translation state is context-local (asgiref): database_sync_to_async calls and the
+        # tasks started here inherit the language, so the services' `_()` use it too.
+        with translation.override(self.language):
+            await self._admit(user)
+
+    async def _admit(self, user: Any) -> None:
+        """Refuse, put in the lobby, or let in: the connection's first messages."""
         self.user = user
         self.user_id = user.pk
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
@@ -114,7 +132,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self.accept()
         version = (query.get("v") or [str(PROTOCOL_VERSION)])[0]
         if version != str(PROTOCOL_VERSION):
-            await self._refuse(ErrorCode.UNSUPPORTED_VERSION, CloseCode.UNSUPPORTED_VERSION, f"This server speaks protocol version {PROTOCOL_VERSION}.")
+            message = _("This server speaks protocol version %(version)s.") % {"version": PROTOCOL_VERSION}
+            await self._refuse(ErrorCode.UNSUPPORTED_VERSION, CloseCode.UNSUPPORTED_VERSION, message)
             return
         since_raw = (query.get("since") or [""])[0]
         since = int(since_raw) if since_raw.isdigit() else None
@@ -170,7 +189,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await self._send_json({"type": "lobby.waiting", "session": {"id": self.session_id, "title": self.session.title}})
 
     async def _enter(self, since: int | None) -> None:
-        """Become a participant: connection row, snapshot, then whatever arrived meanwhile."""
+        """Become a participant: connection row, snapshot, then whatever arrived meanwhile.
+
+        Also run when the host admits a waiting person, from a delivery: outside connect's
+        language, hence the override here.
+        """
+        with translation.override(self.language):
+            await self._enter_in_language(since)
+
+    async def _enter_in_language(self, since: int | None) -> None:
         from .selectors import room_snapshot
         from .services import room_connection_open
 
@@ -313,6 +340,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.closing or self.session is None:
             return
+        with translation.override(self.language):  # the handler and the services it calls run under it
+            await self._receive_in_language(text_data, bytes_data)
+
+    async def _receive_in_language(self, text_data: str | None, bytes_data: bytes | None) -> None:
         client_id = None
         self.busy = True
         try:
@@ -325,7 +356,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send_json(error_message(exc.code, str(exc.message), client_id=client_id))
         except Exception:
             logger.exception("room %s: message from user %s failed", self.session_id, self.user_id)
-            await self._send_json(error_message(ErrorCode.SERVER_ERROR, "The server could not do that; try again.", client_id=client_id))
+            message = _("The server could not do that; try again.")
+            await self._send_json(error_message(ErrorCode.SERVER_ERROR, message, client_id=client_id))
         finally:
             self.busy = False
             if self._pending_close is not None:
@@ -338,10 +370,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send_json({"type": "pong", "id": client_id, "seq": self.last_seq})
             return
         if self.in_lobby:
-            raise ProtocolError(ErrorCode.IN_LOBBY, "Wait until the host lets you in.")
+            raise ProtocolError(ErrorCode.IN_LOBBY, _("Wait until the host lets you in."))
         spec = message_spec(kind)
         if spec is None:
-            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {kind!r}.", field="type")
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, _("Unknown message type '%(type)s'.") % {"type": kind}, field="type")
         permissions = role_permissions(self.role)
         wait = await shared_limiter.check(
             session_id=self.session_id, user_id=self.user_id, bucket=spec.bucket,
@@ -351,13 +383,14 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.strikes += 1
             if self.strikes >= FLOOD_STRIKES:
                 logger.warning("room %s: user %s flooded; closing", self.session_id, self.user_id)
-                await self._refuse(ErrorCode.FLOOD, CloseCode.FLOOD, "Too many messages; the connection was closed.")
+                await self._refuse(ErrorCode.FLOOD, CloseCode.FLOOD, _("Too many messages; the connection was closed."))
                 return
-            raise ProtocolError(ErrorCode.RATE_LIMITED, f"Too many messages; wait {wait:.1f} s.")
+            seconds = formats.number_format(wait, decimal_pos=1)  # "0.4" in English, "0,4" in French
+            raise ProtocolError(ErrorCode.RATE_LIMITED, _("Too many messages; wait %(seconds)s s.") % {"seconds": seconds})
         self.strikes = 0
         fields = clean_fields(message, spec.fields)
         if spec.roles is not None and self.role not in spec.roles:
-            raise PermissionRefused("Your role in this room does not allow that.", code=ErrorCode.FORBIDDEN)
+            raise PermissionRefused(_("Your role in this room does not allow that."), code=ErrorCode.FORBIDDEN)
         if client_id:
             seq = await db_parallel(_seq_of_client_message)(self.session_id, self.user_id, client_id)
             if seq is not None:  # a resend of something already stored: acknowledge again

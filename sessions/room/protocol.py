@@ -2,7 +2,8 @@
 
 Everything a client may send is checked here before any handler runs, so handlers only
 see well-formed messages. docs/protocol.md documents every code below; a test checks
-that the document names each of them.
+that the document names each of them. Error texts are translated (the consumer runs
+under the socket's language, see language.py); clients match on the codes, never the text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 PROTOCOL_VERSION = 1
 
@@ -110,26 +113,26 @@ def parse_text_frame(text: str | None, data: bytes | None) -> dict[str, Any]:
     Raises ProtocolError (bad_json, bad_message, too_large). Binary frames are refused.
     """
     if data is not None and text is None:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "Binary frames are not part of the protocol; send JSON text.")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, _("Binary frames are not part of the protocol; send JSON text."))
     if text is None:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "Empty frame.")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, _("Empty frame."))
     if len(text.encode("utf-8", "surrogatepass")) > max_message_bytes():
-        raise ProtocolError(ErrorCode.TOO_LARGE, "The message is larger than the server accepts.")
+        raise ProtocolError(ErrorCode.TOO_LARGE, _("The message is larger than the server accepts."))
     try:
         message = json.loads(text)
     except (ValueError, RecursionError):
-        raise ProtocolError(ErrorCode.BAD_JSON, "The message is not valid JSON.") from None
+        raise ProtocolError(ErrorCode.BAD_JSON, _("The message is not valid JSON.")) from None
     if not isinstance(message, dict):
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "A message is a JSON object.")
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, _("A message is a JSON object."))
     kind = message.get("type")
     if kind is None:
-        raise ProtocolError(ErrorCode.MISSING_FIELD, "Every message has a 'type'.", field="type")
+        raise ProtocolError(ErrorCode.MISSING_FIELD, _("Every message has a 'type'."), field="type")
     if not isinstance(kind, str) or not kind or len(kind) > 48:
-        raise ProtocolError(ErrorCode.WRONG_FIELD, "'type' must be a short string.", field="type")
+        raise ProtocolError(ErrorCode.WRONG_FIELD, _("'type' must be a short string."), field="type")
     client_id = message.get("id")
     if client_id is not None and (not isinstance(client_id, str) or not _CLIENT_ID.match(client_id)):
         raise ProtocolError(
-            ErrorCode.WRONG_FIELD, "'id' must be 1-64 letters, digits or _.:-", field="id"
+            ErrorCode.WRONG_FIELD, _("'id' must be 1-64 letters, digits or _.:-"), field="id"
         )
     return message
 
@@ -141,7 +144,7 @@ def clean_fields(message: dict[str, Any], fields: dict[str, Field]) -> dict[str,
         value = message.get(name)
         if value is None:
             if spec.required:
-                raise ProtocolError(ErrorCode.MISSING_FIELD, f"'{name}' is required.", field=name)
+                raise ProtocolError(ErrorCode.MISSING_FIELD, _("'%(name)s' is required.") % {"name": name}, field=name)
             cleaned[name] = None
             continue
         cleaned[name] = _clean_value(name, value, spec)
@@ -149,32 +152,45 @@ def clean_fields(message: dict[str, Any], fields: dict[str, Field]) -> dict[str,
 
 
 def _clean_value(name: str, value: Any, spec: Field) -> Any:
+    # Messages are gettext'd here, at raise time: the consumer has the socket's language active.
+    named = {"name": name}
     if spec.kind == "str":
         if not isinstance(value, str):
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' must be text.", field=name)
+            raise ProtocolError(ErrorCode.WRONG_FIELD, _("'%(name)s' must be text.") % named, field=name)
         value = value.strip()
         if spec.required and not value:
-            raise ProtocolError(ErrorCode.MISSING_FIELD, f"'{name}' must not be empty.", field=name)
+            raise ProtocolError(ErrorCode.MISSING_FIELD, _("'%(name)s' must not be empty.") % named, field=name)
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise ProtocolError(ErrorCode.TOO_LONG, f"'{name}' is longer than {spec.max_length} characters.", field=name)
+            message = ngettext(
+                "'%(name)s' is longer than %(limit)s character.", "'%(name)s' is longer than %(limit)s characters.",
+                spec.max_length,
+            ) % {**named, "limit": spec.max_length}
+            raise ProtocolError(ErrorCode.TOO_LONG, message, field=name)
         if spec.choices is not None and value not in spec.choices:
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' must be one of {', '.join(spec.choices)}.", field=name)
+            message = _("'%(name)s' must be one of %(choices)s.") % {**named, "choices": ", ".join(spec.choices)}
+            raise ProtocolError(ErrorCode.WRONG_FIELD, message, field=name)
         return value
     if spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**53:
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' must be a whole number.", field=name)
+            raise ProtocolError(ErrorCode.WRONG_FIELD, _("'%(name)s' must be a whole number.") % named, field=name)
         return value
     if spec.kind == "bool":
         if not isinstance(value, bool):
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' must be true or false.", field=name)
+            raise ProtocolError(ErrorCode.WRONG_FIELD, _("'%(name)s' must be true or false.") % named, field=name)
         return value
     if spec.kind in ("int_list", "str_list"):
         if not isinstance(value, list):
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' must be a list.", field=name)
+            raise ProtocolError(ErrorCode.WRONG_FIELD, _("'%(name)s' must be a list.") % named, field=name)
         if len(value) < spec.min_items:
-            raise ProtocolError(ErrorCode.WRONG_FIELD, f"'{name}' needs at least {spec.min_items} items.", field=name)
+            message = ngettext(
+                "'%(name)s' needs at least %(count)s item.", "'%(name)s' needs at least %(count)s items.", spec.min_items
+            ) % {**named, "count": spec.min_items}
+            raise ProtocolError(ErrorCode.WRONG_FIELD, message, field=name)
         if spec.max_items is not None and len(value) > spec.max_items:
-            raise ProtocolError(ErrorCode.TOO_LONG, f"'{name}' has more than {spec.max_items} items.", field=name)
+            message = ngettext(
+                "'%(name)s' has more than %(count)s item.", "'%(name)s' has more than %(count)s items.", spec.max_items
+            ) % {**named, "count": spec.max_items}
+            raise ProtocolError(ErrorCode.TOO_LONG, message, field=name)
         item_spec = Field("int" if spec.kind == "int_list" else "str", max_length=spec.max_length)
         return [_clean_value(name, item, item_spec) for item in value]
     raise ValueError(f"unknown field kind {spec.kind!r}")

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
@@ -364,7 +365,8 @@ def _participant(*, session_id: int, user: User) -> Participant:
 
 def _require(participant: Participant, permission: str) -> None:
     if permission not in role_permissions(participant.role):
-        raise PermissionRefused(_("Your role in this room does not allow that."), code=ErrorCode.FORBIDDEN)
+        # Lazy: batched votes are checked for many people at once; each socket renders it.
+        raise PermissionRefused(gettext_lazy("Your role in this room does not allow that."), code=ErrorCode.FORBIDDEN)
 
 
 def _moderator(*, session_id: int, user: User) -> Participant:
@@ -783,22 +785,24 @@ def poll_votes_record(*, votes: list[VoteRequest]) -> list[Exception | None]:
         for poll_id, user_id, option_id in PollVote.objects.filter(poll_id__in=poll_ids, user_id__in=user_ids).values_list("poll_id", "user_id", "option_id"):
             current.setdefault((poll_id, user_id), set()).add(option_id)
         final: dict[tuple[int, int], set[int]] = {}
+        # The refusals are lazy: this batch holds votes of people with different interface
+        # languages, and each one's socket renders its own refusal in that person's language.
         for index, vote in enumerate(votes):
             try:
                 choice = set(vote.option_ids)
                 participant = participants.get((vote.session_id, vote.user_id))
                 if participant is None or participant.removed_at is not None:
-                    raise PermissionRefused(_("You are not in this room."), code=ErrorCode.FORBIDDEN)
+                    raise PermissionRefused(gettext_lazy("You are not in this room."), code=ErrorCode.FORBIDDEN)
                 _require(participant, "vote")
                 poll = polls.get(vote.poll_id)
                 if poll is None or poll[0] != vote.session_id:
-                    raise InvalidRequest(_("There is no such poll."), code=ErrorCode.NOT_FOUND)
+                    raise InvalidRequest(gettext_lazy("There is no such poll."), code=ErrorCode.NOT_FOUND)
                 if poll[1] != PollStatus.OPEN:
-                    raise InvalidRequest(_("This poll is closed."), code=ErrorCode.CONFLICT)
+                    raise InvalidRequest(gettext_lazy("This poll is closed."), code=ErrorCode.CONFLICT)
                 if not choice or not choice <= options.get(vote.poll_id, set()):
-                    raise InvalidRequest(_("Choose among the poll's options."), code=ErrorCode.WRONG_FIELD)
+                    raise InvalidRequest(gettext_lazy("Choose among the poll's options."), code=ErrorCode.WRONG_FIELD)
                 if not poll[2] and len(choice) != 1:
-                    raise InvalidRequest(_("This poll takes one choice."), code=ErrorCode.WRONG_FIELD)
+                    raise InvalidRequest(gettext_lazy("This poll takes one choice."), code=ErrorCode.WRONG_FIELD)
                 final[(vote.poll_id, vote.user_id)] = choice  # a later vote of the same person wins
             except (PermissionRefused, InvalidRequest) as exc:
                 results[index] = exc
