@@ -1,7 +1,8 @@
 """Fan-out of one published track to its subscribers, without decoding.
 
 Each published track gets a :class:`TrackForwarder`.  The tap hands it every
-complete encoded frame once; it pushes the same ``av.Packet`` into one bounded
+complete encoded frame once; it cuts a VP8 frame into RTP payloads once
+(``Vp8Packetiser``) and pushes the same frame into one bounded
 :class:`SubscriberQueue` per subscriber, and each subscriber's
 ``RTCRtpSender`` pulls from its own queue through an ``EncodedPacketTrack``.
 A slow or dead subscriber therefore only ever fills its own queue:
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 import av
 
-from .tap import EncodedPacketTrack, TappedFrame
+from .tap import EncodedPacketTrack, TappedFrame, Vp8Packetiser
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,8 @@ class TrackForwarder:
         self.observers: list[Callable[[TappedFrame], None]] = []
         #: What the original needs, measured from the frames forwarded.
         self.rate = RateMeter()
+        #: Cuts each VP8 frame into RTP payloads once, for every subscriber's sender.
+        self.packetiser = Vp8Packetiser()
 
     @property
     def subscriber_ids(self) -> list[str]:
@@ -241,7 +244,10 @@ class TrackForwarder:
         if frame.mime_type != self.mime_type:
             self.mime_type = frame.mime_type
             self._is_keyframe = keyframe_detector(frame.mime_type)
-        keyframe = self._is_keyframe(bytes(frame.packet)) if self.kind == "video" else True
+        data = bytes(frame.packet) if self.kind == "video" else b""
+        keyframe = self._is_keyframe(data) if self.kind == "video" else True
+        if self._queues and self.mime_type == "video/vp8":
+            self.packetiser.packetise(frame, data)
         self.frames += 1
         self.rate.add(frame.packet.size)
         if keyframe and self.kind == "video":
@@ -287,7 +293,7 @@ class SubscriberSlot:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.track = EncodedPacketTrack(kind, self._next_packet)
+        self.track = EncodedPacketTrack(kind, self._next_packet, lambda: self.last_frame)
         self._queue: SubscriberQueue | None = None
         self._attached = asyncio.Event()
         self._offset = 0
@@ -297,6 +303,8 @@ class SubscriberSlot:
         self.key: tuple[str, str] | None = None
         #: The audio level (RFC 6464) of the frame handed to the sender last.
         self.last_audio_level: int | None = None
+        #: The frame handed to the sender last: its sender sends its shared payloads.
+        self.last_frame: TappedFrame | None = None
 
     @property
     def queue(self) -> SubscriberQueue | None:
@@ -338,6 +346,7 @@ class SubscriberSlot:
                     self._attached.clear()
                 continue
             self.last_audio_level = frame.audio_level
+            self.last_frame = frame
             return self._retime(frame.packet)
 
     def _retime(self, packet: av.Packet) -> av.Packet:

@@ -66,6 +66,7 @@ from .tap import (
     forward_audio_levels,
     hook_bandwidth_estimates,
     hook_keyframe_requests,
+    share_packetisation,
     restrict_ice,
     sender_ssrc,
     tap_receiver,
@@ -890,6 +891,7 @@ class MediaRoom:
             else:
                 entry.publication.request_keyframe()
 
+        share_packetisation(transceiver.sender)  # VP8 frames are packetised once for all subscribers
         hook_keyframe_requests(transceiver.sender, on_keyframe_request)
         participant.slots.append(entry)
         return entry

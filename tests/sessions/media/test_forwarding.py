@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+from typing import Any
 
 import av
 import pytest
@@ -150,3 +151,125 @@ async def test_a_slot_remembers_the_audio_level_of_the_packet_it_handed_on() -> 
     forwarder.push(frame(b"none", 1920))
     await slot.track.recv()
     assert slot.last_audio_level is None
+
+
+async def test_two_subscribers_get_the_same_vp8_payloads_cut_once_per_frame(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the real SFU: one cut per frame for everyone, still decodable, nothing encoded."""
+    from collections import Counter, defaultdict
+
+    from aiortc.codecs import vpx as aiortc_vpx
+
+    from sessions.media import MediaRoom
+    from tests.sessions.media.test_sfu import CONFIG, Client, wait_until
+
+    calls: Counter[str] = Counter()
+    original_pack, original_encode = aiortc_vpx.Vp8Encoder.pack, aiortc_vpx.Vp8Encoder.encode
+    original_packetize = aiortc_vpx.Vp8Encoder._packetize.__func__  # type: ignore[attr-defined]
+
+    def pack(self: Any, packet: Any) -> Any:
+        calls["pack"] += 1
+        return original_pack(self, packet)
+
+    def encode(self: Any, *args: Any) -> Any:
+        calls["encode"] += 1
+        return original_encode(self, *args)
+
+    def packetize(cls: Any, buffer: bytes, picture_id: int) -> Any:
+        calls["cut"] += 1
+        return original_packetize(cls, buffer, picture_id)
+
+    monkeypatch.setattr(aiortc_vpx.Vp8Encoder, "pack", pack)
+    monkeypatch.setattr(aiortc_vpx.Vp8Encoder, "encode", encode)
+    monkeypatch.setattr(aiortc_vpx.Vp8Encoder, "_packetize", classmethod(packetize))
+
+    clients: dict[str, Client] = {}
+    room = MediaRoom(
+        "room-shared-cut",
+        config=CONFIG,
+        on_signal=lambda pid, message: clients[pid].on_signal(message) if pid in clients else None,
+    )
+    payloads: dict[str, dict[int, list[bytes]]] = {}
+    try:
+        amina = clients["amina"] = Client(room, "amina")
+        await amina.join(publish=True)
+        for name in ("bruno", "chen"):
+            viewer = clients[name] = Client(room, name)
+            by_picture: dict[int, list[bytes]] = defaultdict(list)
+            payloads[name] = by_picture
+
+            def record(track: Any, viewer: Client = viewer, by_picture: dict[int, list[bytes]] = by_picture) -> None:
+                if track.kind != "video":
+                    return
+                receiver = next(t.receiver for t in viewer.pc.getTransceivers() if t.receiver.track is track)
+                handle = receiver._handle_rtp_packet
+
+                async def handle_and_record(packet: Any, arrival_time_ms: int) -> None:
+                    descriptor, _ = aiortc_vpx.VpxPayloadDescriptor.parse(packet.payload)
+                    by_picture[descriptor.picture_id].append(packet.payload)
+                    await handle(packet, arrival_time_ms)
+
+                receiver._handle_rtp_packet = handle_and_record
+
+            viewer.pc.on("track", record)
+            await viewer.join()
+            await room.subscribe(name, "amina", ["video"])
+
+        await wait_until(lambda: all(clients[n].decoded["video"] >= 20 for n in ("bruno", "chen")), 15)
+        forwarder = next(p.forwarder for p in room.publications() if p.kind == "video")
+        encodes, cuts = calls["encode"], calls["cut"]
+    finally:
+        await room.close()
+        for client in clients.values():
+            await client.close()
+
+    shared = set(payloads["bruno"]) & set(payloads["chen"])
+    assert len(shared) >= 15, "both subscribers got the same frames under the same picture IDs"
+    for picture_id in shared:
+        assert payloads["bruno"][picture_id] == payloads["chen"][picture_id]
+    assert calls["pack"] == 0, "no sender cut a frame of its own"
+    # The publisher's encoder cuts each frame it encodes; the SFU once more per frame, not per subscriber.
+    assert cuts - encodes == forwarder.packetiser.frames <= forwarder.frames
+    assert forwarder.packetiser.frames >= 20
+
+
+def test_the_packetiser_cuts_a_frame_once_and_numbers_pictures_per_publication() -> None:
+    forwarder = TrackForwarder(kind="video", request_keyframe=lambda: None)
+    first, second = forwarder.add_subscriber("bruno"), forwarder.add_subscriber("chen")
+    key, delta = vp8_frames(2)
+    frames = [frame(key, 0), frame(delta + bytes(3000), 3000)]
+    for item in frames:
+        forwarder.push(item)
+    assert forwarder.packetiser.frames == 2
+    assert first._items[1] is second._items[1] and first._items[1].payloads is frames[1].payloads
+    assert len(frames[1].payloads or []) == 3, "a frame over 1200 bytes is cut in several packets"
+    picture_ids = [(p[2] & 0x7F) << 8 | p[3] for item in frames for p in (item.payloads or [])[:1]]
+    assert picture_ids[1] == (picture_ids[0] + 1) % (1 << 15)
+
+
+async def test_a_forwarding_sender_sends_the_shared_payloads_with_its_own_timestamps() -> None:
+    from aiortc import RTCPeerConnection
+    from aiortc.codecs.vpx import Vp8Encoder
+
+    from sessions.media.tap import share_packetisation
+
+    slot = SubscriberSlot("video")
+    pc = RTCPeerConnection()
+    sender = pc.addTransceiver(slot.track, direction="sendonly").sender
+    assert share_packetisation(sender)
+    packer = getattr(sender, "_RTCRtpSender__encoder")
+    assert packer is not None and not isinstance(packer, Vp8Encoder)
+
+    forwarder = TrackForwarder(kind="video", request_keyframe=lambda: None)
+    slot.attach(forwarder.add_subscriber("bruno"), ("amina", "amina:1"))
+    key = frame(vp8_frames(1)[0], 9000)
+    forwarder.push(key)
+    packet = await slot.track.recv()
+    payloads, timestamp = packer.pack(packet)
+    assert payloads is key.payloads and timestamp == 9000
+    # A frame without shared payloads (another codec) is packed the stock way.
+    slot.last_frame = TappedFrame(packet=packet, mime_type="video/vp8", ssrc=1, audio_level=None, arrival=0.0)
+    stock, _ = packer.pack(packet)
+    assert [p[4:] for p in stock] == [p[4:] for p in (key.payloads or [])]
+    await pc.close()

@@ -32,8 +32,10 @@ from sessions.media.tap import (
     forward_audio_levels,
     hook_bandwidth_estimates,
     hook_keyframe_requests,
+    ntp_time_from_ns,
     restrict_ice,
     sender_ssrc,
+    share_packetisation,
     tap_receiver,
 )
 
@@ -51,6 +53,51 @@ def rtp(seq: int, timestamp: int, payload: bytes, *, marker: bool, ssrc: int = 1
 
 def test_aiortc_still_has_every_internal_the_tap_uses() -> None:
     check_aiortc_compatibility()
+
+
+def test_compatibility_check_fails_loudly_if_senders_stop_packing_with_their_encoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aiortc import RTCRtpSender, rtcrtpsender
+
+    async def next_encoded_frame(self: Any, codec: Any) -> None:
+        return None  # an aiortc that packs some other way
+
+    monkeypatch.setattr(RTCRtpSender, "_next_encoded_frame", next_encoded_frame)
+    with pytest.raises(TapError, match="_RTCRtpSender__encoder"):
+        check_aiortc_compatibility()
+    monkeypatch.undo()
+    monkeypatch.setattr(rtcrtpsender, "clock", object())
+    with pytest.raises(TapError, match="current_ntp_time"):
+        check_aiortc_compatibility()
+
+
+async def test_sharing_payloads_fails_loudly_on_a_sender_without_the_encoder_slot() -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    track = EncodedPacketTrack("video", lambda: asyncio.sleep(0, None), lambda: None)
+    sender = pc.addTransceiver(track, direction="sendonly").sender
+    del sender._RTCRtpSender__encoder  # what a renamed attribute looks like
+    with pytest.raises(TapError):
+        share_packetisation(sender)
+    # A sender of anything else than a forwarding track keeps aiortc's encoder.
+    other = pc.addTransceiver("video", direction="sendonly").sender
+    assert share_packetisation(other) is False
+    await pc.close()
+
+
+def test_the_cheaper_ntp_clock_gives_what_aiortc_computes() -> None:
+    """RTCP sender reports pair this NTP time with an RTP timestamp: it must stay exact."""
+    import datetime
+    import time
+
+    from aiortc import clock
+
+    unix_epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    for ns in (0, 1_700_000_000_123_456_789, 1_763_790_000_999_999_999, 2_000_000_000_000_001_000):
+        moment = unix_epoch + datetime.timedelta(microseconds=ns // 1000)
+        assert ntp_time_from_ns(ns) == clock.datetime_to_ntp(moment)
+    stock = clock.datetime_to_ntp(clock.current_datetime())
+    assert abs(ntp_time_from_ns(time.time_ns()) - stock) < 1 << 30, "the same wall clock, within 0.25 s"
 
 
 def test_video_frame_is_released_when_its_marker_packet_arrives() -> None:
