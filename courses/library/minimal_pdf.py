@@ -63,6 +63,11 @@ def pdf_document(title: str, paragraphs: list[str], *, subtitle: str = "", pages
     objects[pages_obj - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
     info = add(b"<< /Title (%s) /Producer (OpenRounds) >>" % _escape(title).encode("latin-1"))
 
+    return pdf_file(objects, root=catalog, info=info)
+
+
+def pdf_file(objects: list[bytes], *, root: int, info: int | None = None) -> bytes:
+    """Serialise numbered objects (1-based, in order) with their cross-reference table."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for index, body in enumerate(objects, start=1):
@@ -72,7 +77,8 @@ def pdf_document(title: str, paragraphs: list[str], *, subtitle: str = "", pages
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, catalog, info, xref,
-    )
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, root)
+    if info is not None:
+        trailer += b" /Info %d 0 R" % info
+    out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)

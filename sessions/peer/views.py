@@ -32,7 +32,7 @@ def _base_url(request: HttpRequest) -> str:
 
 
 def _refused(request: HttpRequest, message: str) -> HttpResponse:
-    return render(request, "peer/refused.html", {"message": message}, status=403)
+    return render(request, "scheduling/refused.html", {"message": message}, status=403)
 
 
 @login_required

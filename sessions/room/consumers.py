@@ -99,6 +99,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     _wire: Any = None
     #: The person's interface language, chosen once at connect (language.socket_language).
     language: str = settings.LANGUAGE_CODE
+    origin: ClientOrigin = ClientOrigin()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -106,6 +107,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self.close(code=CloseCode.NOT_SIGNED_IN)
             return
         self.language = socket_language(self.scope, user)
+        self.origin = ClientOrigin.from_scope(self.scope)  # for audit trails; read once, not per frame
         # Translation state is context-local (asgiref): database_sync_to_async calls and the
         # tasks started here inherit the language, so the services' `_()` use it too.
         with translation.override(self.language):
@@ -210,7 +212,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self._row_opened(swept)
         snapshot, parts = await asyncio.gather(
             db_parallel(room_snapshot)(session=self.session, user=self.user, role=self.role, since=since),
-            snapshot_parts(self.session, self.user, ClientOrigin.from_scope(self.scope)),
+            snapshot_parts(self.session, self.user, self.origin),
         )
         snapshot.update(parts)
         self.last_seq = snapshot["seq"]
@@ -398,7 +400,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 return
         ctx = RoomContext(
             session=self.session, user=self.user, role=self.role, client_id=client_id,
-            origin=ClientOrigin.from_scope(self.scope), _send=self._send_json,
+            origin=self.origin, _send=self._send_json,
         )
         await spec.handler(ctx, {**fields, "type": kind, "id": client_id})
         if client_id and not ctx.failed:

@@ -234,7 +234,8 @@ async def test_host_records_everyone_sees_the_notice_and_the_recording_becomes_a
     assert await db(_recordings, live.pk) == []
 
 
-async def test_withdrawing_consent_stops_and_deletes_a_running_recording(people, clients):
+async def _consult_being_recorded(people, clients):
+    """A consented consult whose trainee publishes and whose supervisor has started recording."""
     from sessions.consults import services
 
     consult = await db(_sync_consult, people)
@@ -245,6 +246,13 @@ async def test_withdrawing_consent_stops_and_deletes_a_running_recording(people,
     supervisor = await clients(people.mensah, consult.session_id)
     await supervisor.send("media.record", action="start")
     await trainee.expect(lambda m: m["type"] == "media.recording" and m["data"]["active"] is True)
+    return consult, trainee, supervisor
+
+
+async def test_withdrawing_consent_stops_and_deletes_a_running_recording(people, clients):
+    from sessions.consults import services
+
+    consult, trainee, supervisor = await _consult_being_recorded(people, clients)
     await asyncio.sleep(1.5)
     outcome = await db(services.consent_withdraw, by=people.chikondi, consult=consult, scopes=["recording"])
     assert "recording" in outcome["withdrawn"]
@@ -556,14 +564,7 @@ async def test_a_consult_recording_stays_with_the_consult_for_its_participants_a
     from sessions.consults.audit import audit_verify
     from sessions.models import AuditEntry
 
-    consult = await db(_sync_consult, people)
-    await db(services.consent_record, by=people.chikondi, consult=consult, consult_given=True,
-             recording_given=True, teaching_given=False, language="en")
-    trainee = await clients(people.chikondi, consult.session_id)
-    await trainee.join(ToneTrack(), MovingVideoTrack())
-    supervisor = await clients(people.mensah, consult.session_id)
-    await supervisor.send("media.record", action="start")
-    await trainee.expect(lambda m: m["type"] == "media.recording" and m["data"]["active"] is True)
+    consult, trainee, supervisor = await _consult_being_recorded(people, clients)
     await asyncio.sleep(2.5)
     await supervisor.send("media.record", action="stop")
     await trainee.expect(lambda m: m["type"] == "media.recording" and m["data"]["active"] is False)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from courses.library.minimal_pdf import pdf_file
 from sessions.models import DeckStatus, SlideDeck
 from sessions.slides import services
 from tests.courses.library.conftest import library_storage, local_storage  # noqa: F401
@@ -42,17 +43,7 @@ def slides_pdf(pages: int = 3, *, width: int = 960, height: int = 540, extra: by
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for index, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % index + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects, root=1)
 
 
 def pdf_upload(data: bytes | None = None, name: str = "cardiology-grand-rounds.pdf") -> SimpleUploadedFile:
