@@ -59,6 +59,7 @@ from .forwarding import (
 )
 from .lowres import CAMERA_PROFILE, SCREEN_PROFILE, LowQualityCopy
 from .quality import AutoQuality, AutoQualityPolicy
+from .renegotiation import keep_negotiated_numbering
 from .tap import (
     IceRestriction,
     ReceiverTap,
@@ -905,7 +906,7 @@ class MediaRoom:
         participant.needs_negotiation = False
         try:
             restrict_ice(pc, self.config.ice_restriction())
-            offer = await pc.createOffer()
+            offer = keep_negotiated_numbering(pc, await pc.createOffer())
             await pc.setLocalDescription(offer)
         except Exception:
             logger.exception("room %s participant %s: server offer failed", self.room_id, participant.id)
