@@ -5,7 +5,9 @@
  * One RTCPeerConnection per person, to the SFU (sessions/media). The browser always
  * makes the first offer (its camera and microphone if it may publish, else only a data
  * channel); the server answers, then sends its own offers whenever the streams this
- * person receives change (media.offer), which we answer. Subscriptions are ours to
+ * person receives change (media.offer), which we answer. Every negotiation step (our
+ * offers, the server's offers) runs one at a time in `serial`, so a screen share or a
+ * floor grant never calls createOffer while the server's offer is being applied. Subscriptions are ours to
  * choose: everything, or audio only (the low-bandwidth switch). Video comes as the
  * original or as the server's shared low-resolution copy: the server picks from our
  * browser's bandwidth estimate (`media.quality` "auto", the default), unless the person
@@ -46,6 +48,23 @@ const UNPUBLISHED_TEXT = {
   role_changed: ['roleChanged', 'You are no longer a presenter: your camera and microphone are off.'],
   muted: ['mutedByHost', 'The host muted you: your microphone is off.'],
 };
+
+/**
+ * What a person is told for a media refusal (`media.error` code): a data-t-* key and
+ * its English text. Codes a person can do nothing about get the general text; the
+ * technical detail goes to the console, not the page.
+ */
+const ERROR_TEXT = {
+  consent_required: ['consent', 'Audio and video start once the patient has consented.'],
+  not_allowed_to_publish: ['notAllowed', 'You may watch and listen; the host can give you the floor to speak.'],
+  muted: ['mutedByHost', 'The host muted you: your microphone is off.'],
+  too_many_tracks: ['tooManyTracks', 'You are already sending a camera, a microphone and a screen.'],
+  timeout: ['timeout', 'The media server did not answer; try again.'],
+  media_unavailable: ['unavailable', 'Audio and video are not available right now; try again in a moment.'],
+  room_closed: ['closed', 'Audio and video ended'],
+  recording_not_allowed: ['recordingNotAllowed', 'This session may not be recorded.'],
+};
+const PROBLEM = ['problem', 'Audio and video ran into a problem. Leave and join again; if it happens again, reload the page.'];
 
 /** Translated text from the page (data-t-* attributes), falling back to English. */
 function text(root, key, fallback) {
@@ -122,7 +141,8 @@ export class MediaSession {
     this.speaker = null;
     this.joined = false;
     this.pendingOffer = false;
-    this.negotiating = false;
+    /** @type {Promise<unknown>} the negotiation step running now; the next waits for it */
+    this.negotiation = Promise.resolve();
     this.counter = 0;
     /** @type {Map<string, (message: object) => void>} */
     this.waiting = new Map();
@@ -159,7 +179,7 @@ export class MediaSession {
   bind() {
     const on = (element, handler) => element && element.addEventListener('click', (event) => {
       event.preventDefault();
-      handler().catch((error) => this.say(String(error && error.message ? error.message : error)));
+      handler().catch((error) => this.problem(error));
     });
     on(this.el.checkButton, () => this.checkDevices());
     on(this.el.joinSend, () => this.join(true));
@@ -172,7 +192,7 @@ export class MediaSession {
     on(this.el.leave, async () => this.leave());
     if (this.el.low) {
       this.el.low.addEventListener('change', () => {
-        this.setLowBandwidth(this.el.low.checked).catch((error) => this.say(String(error)));
+        this.setLowBandwidth(this.el.low.checked).catch((error) => this.problem(error));
       });
     }
     if (this.el.lowVideo) {
@@ -216,17 +236,17 @@ export class MediaSession {
       const resolve = this.waiting.get(message.reply_to);
       this.waiting.delete(message.reply_to);
       resolve(message);
-      if (type === 'media.answer') return;
+      if (type === 'media.answer' || type === 'media.error') return; // the waiting step handles it
     }
     if (type === 'snapshot') this.applySnapshot(message);
-    else if (type === 'media.offer') this.onServerOffer(message).catch((error) => this.say(String(error)));
+    else if (type === 'media.offer') this.onServerOffer(message).catch((error) => this.problem(error));
     else if (type === 'media.publications') this.onPublications(message.publications || []);
     else if (type === 'media.speaker') this.onSpeaker(message.participant);
     else if (type === 'media.closed') this.onClosed(message.reason);
     else if (type === 'media.quality') this.onQuality(message);
     else if (type === 'media.unpublished') this.onUnpublished(message);
     else if (type === 'participant.unmuted' && String((message.data || {}).user_id) === this.me) this.onUnmuted().catch(() => {});
-    else if (type === 'media.error') this.say(message.message || message.code);
+    else if (type === 'media.error') this.refused(message);
     else if (type === 'media.recording') this.setRecording(Boolean((message.data || {}).active));
     else if (type === 'floor.granted' || type === 'floor.revoked') this.onFloor(type, message.data || {});
     else if (type === 'presence') {
@@ -257,6 +277,34 @@ export class MediaSession {
 
   say(message) {
     if (this.el.status) this.el.status.textContent = message;
+  }
+
+  /** A refusal from the server, in words the person can act on. */
+  refused(message) {
+    if (message.code === 'negotiation_in_progress') return; // handled by offer()
+    console.warn('media refused', message.code, message.message);
+    const [key, fallback] = ERROR_TEXT[message.code] || PROBLEM;
+    this.say(text(this.root, key, fallback));
+  }
+
+  /** Something failed in the browser or the connection: a plain message, details in the console. */
+  problem(error) {
+    console.warn('media problem', error);
+    this.root.dataset.problem = '1';
+    this.say(text(this.root, PROBLEM[0], PROBLEM[1]));
+  }
+
+  /**
+   * Run one negotiation step after the one running now (ours or the server's), so two
+   * never overlap: the browser refuses createOffer while a remote offer is applied.
+   * @template T
+   * @param {() => Promise<T>} step
+   * @returns {Promise<T>}
+   */
+  serial(step) {
+    const run = this.negotiation.then(step, step);
+    this.negotiation = run.catch(() => {});
+    return run;
   }
 
   // ------------------------------------------------------------------ device check
@@ -369,55 +417,52 @@ export class MediaSession {
     this.qualityTimer = window.setInterval(() => this.measure().catch(() => {}), QUALITY_INTERVAL_MS);
   }
 
-  /** Our offer; waits for the server's answer. Returns the reply, or null if postponed. */
-  async offer() {
-    const pc = this.pc;
-    if (!pc) return null;
-    if (pc.signalingState !== 'stable' || this.negotiating) {
-      this.pendingOffer = true;
-      return null;
-    }
-    this.negotiating = true;
-    try {
+  /**
+   * Our offer (after any negotiation step in progress); waits for the server's answer.
+   * Returns the server's reply, or null if there is no connection any more.
+   */
+  offer() {
+    return this.serial(async () => {
+      const pc = this.pc;
+      if (!pc || pc.signalingState === 'closed') return null;
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
       const screenMids = this.screenTransceiver && this.screenTransceiver.mid ? [this.screenTransceiver.mid] : [];
       const reply = await this.request('media.offer', { sdp: pc.localDescription.sdp, screen_mids: screenMids });
       if (reply.type === 'media.answer') {
         await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
-      } else if (reply.code === 'negotiation_in_progress') {
-        // The server's own offer is on its way; answer it, then offer again.
-        if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+        return reply;
+      }
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      if (reply.code === 'negotiation_in_progress') {
+        // The server's own offer crossed ours and is queued behind this step: answer it,
+        // then offer again (onServerOffer does).
         this.pendingOffer = true;
       } else {
-        this.say(reply.message || reply.code);
-        if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+        this.refused(reply);
       }
       return reply;
-    } finally {
-      this.negotiating = false;
-    }
+    });
   }
 
-  async onServerOffer(message) {
-    const pc = this.pc;
-    if (!pc) return;
-    for (const info of message.tracks || []) if (info.mid != null) this.incoming.set(String(info.mid), info);
-    const active = new Set((message.tracks || []).map((info) => String(info.mid)));
-    for (const mid of [...this.incoming.keys()]) if (!active.has(mid)) this.incoming.delete(mid);
-    if (pc.signalingState === 'have-local-offer') {
-      // Our offer crossed the server's: the server refuses ours; answer theirs first.
-      await pc.setLocalDescription({ type: 'rollback' });
-      this.pendingOffer = true;
-    }
-    await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
-    await pc.setLocalDescription(await pc.createAnswer());
-    this.send('media.answer', { sdp: pc.localDescription.sdp });
-    this.renderTiles();
-    if (this.pendingOffer) {
-      this.pendingOffer = false;
-      setTimeout(() => this.offer().catch((error) => this.say(String(error))), 200);
-    }
+  /** The server offers what we receive now: answer it (after any step in progress). */
+  onServerOffer(message) {
+    return this.serial(async () => {
+      const pc = this.pc;
+      if (!pc || pc.signalingState === 'closed') return;
+      for (const info of message.tracks || []) if (info.mid != null) this.incoming.set(String(info.mid), info);
+      const active = new Set((message.tracks || []).map((info) => String(info.mid)));
+      for (const mid of [...this.incoming.keys()]) if (!active.has(mid)) this.incoming.delete(mid);
+      await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      this.send('media.answer', { sdp: pc.localDescription.sdp });
+      delete this.root.dataset.problem;
+      this.renderTiles();
+      if (this.pendingOffer) {
+        this.pendingOffer = false;
+        this.offer().catch((error) => this.problem(error));
+      }
+    });
   }
 
   onTrack(event) {
@@ -640,7 +685,7 @@ export class MediaSession {
     if (this.el.joinSend) this.el.joinSend.hidden = !this.mayPublish;
     if (this.mayPublish) {
       this.say(text(this.root, 'floor', 'You have the floor: you may turn on your camera and microphone.'));
-      if (this.joined && !this.localTransceivers.size) this.startSending().catch((error) => this.say(String(error)));
+      if (this.joined && !this.localTransceivers.size) this.startSending().catch((error) => this.problem(error));
     } else if (this.localTransceivers.size) {
       for (const transceiver of this.localTransceivers.values()) {
         transceiver.sender.replaceTrack(null);
