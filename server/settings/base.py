@@ -257,6 +257,18 @@ WEBSOCKET_MAX_FRAME_BYTES = int(os.environ.get("WEBSOCKET_MAX_FRAME_BYTES", str(
 MEDIA_ICE_HOST_ADDRESSES = env_list("MEDIA_ICE_HOST_ADDRESSES", "127.0.0.1")
 MEDIA_UDP_PORT_MIN = int(os.environ.get("MEDIA_UDP_PORT_MIN", "40000"))
 MEDIA_UDP_PORT_MAX = int(os.environ.get("MEDIA_UDP_PORT_MAX", "40999"))
+# Media workers (docs/operations.md): "registry" places each session on the least loaded
+# live worker announced in Redis and moves it when that worker dies or drains; "static"
+# spreads sessions by id over MEDIA_WORKER_COUNT fixed channels.
+MEDIA_PLACEMENT = os.environ.get("MEDIA_PLACEMENT", "registry")
+# The embedded default runs the media worker inside the web process; production web
+# processes set MEDIA_WORKER_IN_PROCESS=0 and run `manage.py media_worker` beside them.
+MEDIA_WORKER_IN_PROCESS = env_bool("MEDIA_WORKER_IN_PROCESS", True)
+MEDIA_WORKER_CHANNEL = os.environ.get("MEDIA_WORKER_CHANNEL", "media-worker")
+MEDIA_WORKER_COUNT = int(os.environ.get("MEDIA_WORKER_COUNT", "1"))
+MEDIA_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("MEDIA_WORKER_HEARTBEAT_SECONDS", "1"))
+MEDIA_WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("MEDIA_WORKER_DEAD_AFTER_SECONDS", "3.5"))
+MEDIA_DRAIN_SECONDS = float(os.environ.get("MEDIA_DRAIN_SECONDS", "30"))
 TURN_URLS = env_list("TURN_URLS")
 TURN_SECRET = os.environ.get("TURN_SECRET", "")
 TURN_CREDENTIAL_TTL_SECONDS = int(os.environ.get("TURN_CREDENTIAL_TTL_SECONDS", "3600"))

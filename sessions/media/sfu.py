@@ -1003,6 +1003,19 @@ class SFU:
     def get_room(self, room_id: str) -> MediaRoom | None:
         return self._rooms.get(room_id)
 
+    def room_ids(self) -> list[str]:
+        return list(self._rooms)
+
+    def load(self) -> dict[str, int]:
+        """Counts for the worker registry: sessions, participants, publications, forwarded tracks."""
+        rooms = list(self._rooms.values())
+        return {
+            "sessions": len(rooms),
+            "participants": sum(len(room._participants) for room in rooms),
+            "publications": sum(len(room.publications()) for room in rooms),
+            "forwarded": sum(1 for room in rooms for p in room._participants.values() for slot in p.slots if slot.publication),
+        }
+
     async def close_room(self, room_id: str) -> None:
         room = self._rooms.pop(room_id, None)
         if room is not None:

@@ -54,7 +54,7 @@ from .worker import (
     ensure_in_process_worker,
     in_process_worker_running,
     media_channel_layer,
-    worker_channel_for,
+    media_worker_channel,
     worker_in_process,
 )
 
@@ -141,8 +141,13 @@ def media_rights_changed(*, session_id: int, seq: int, type: str, payload: dict[
     }
     from asgiref.sync import async_to_sync
 
+    async def send() -> None:
+        channel = await media_worker_channel(session_id, place=False)
+        if channel is not None:  # no worker carries the session: no media to cut
+            await media_channel_layer().send(channel, request)
+
     try:
-        async_to_sync(media_channel_layer().send)(worker_channel_for(session_id), request)
+        async_to_sync(send)()
     except Exception:  # the event is committed; the next offer is still checked against the database
         logger.warning("session %s: media rights of a participant not sent to the worker", session_id, exc_info=True)
 
@@ -195,7 +200,12 @@ async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: 
         "reply_to": channel_name, "message": message, **extra,
     }
     try:
-        await media_channel_layer().send(worker_channel_for(ctx.session.pk), request)
+        worker_channel = await media_worker_channel(ctx.session.pk, place=True)
+        if worker_channel is None:
+            logger.warning("session %s: no live media worker to place the session on", ctx.session.pk)
+            await ctx.error("media_unavailable", _("The media server cannot be reached; try again in a moment."))
+            return
+        await media_channel_layer().send(worker_channel, request)
     except Exception:
         logger.exception("session %s: media worker unreachable", ctx.session.pk)
         await ctx.error("media_unavailable", _("The media server cannot be reached; try again in a moment."))
@@ -336,8 +346,16 @@ async def recording_stop_and_discard(session_id: int, *, timeout: float = 15.0) 
 
     layer = media_channel_layer()
     await ensure_in_process_worker(session_id)
+    worker_channel = await media_worker_channel(session_id, place=False)
+    if worker_channel is None:
+        # No worker carries the session (it ended, or its worker died): nothing is
+        # recording; delete what is stored from here.
+        from .worker import session_recordings_delete
+
+        deleted = await asyncio.to_thread(session_recordings_delete, session_id)
+        return {"stopped": False, "deleted_files": deleted}
     reply_channel = await layer.new_channel("media-discard.")
-    await layer.send(worker_channel_for(session_id), {
+    await layer.send(worker_channel, {
         "type": REQUEST, "op": "discard", "session_id": session_id, "participant": "",
         "reply_to": reply_channel, "message": {},
     })

@@ -8,9 +8,12 @@ where the socket is and forward each media message over the channel layer to
 `{"type": "media.signal", "message": {...}}`, which the consumer writes to its socket.
 
 Embedded default (`MEDIA_WORKER_IN_PROCESS`, true unless set): the worker loop runs inside
-the web process, started lazily by the first media message. In production a separate
-process runs `python manage.py media_worker` (Procfile line `media:`), and web processes
-set `MEDIA_WORKER_IN_PROCESS=0`. With `MEDIA_WORKER_COUNT` > 1 sessions are spread over
+the web process, started lazily by the first media message. In production separate
+processes run `python manage.py media_worker` (Procfile line `media:`), and web processes
+set `MEDIA_WORKER_IN_PROCESS=0`. Each worker announces itself and its load in Redis
+(`placement.py`); a session is placed on the least loaded live worker at its first media
+message, and moved (its browsers reconnect their media by themselves) when that worker
+dies or drains. `MEDIA_PLACEMENT=static` keeps the older fixed spread: sessions over
 `media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
 
 Everything a peer does arrives here as data; nothing a peer sends may stop the loop: each
@@ -23,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import time
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -31,6 +36,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
 from .recording import RoomRecorder, recording_folder
 from .sfu import SFU, MediaConfig, MediaError
 
@@ -46,8 +52,8 @@ def media_channel_layer() -> Any:
 
 
 def _setting(name: str, default: Any) -> Any:
-    """A media setting: Django settings first, then the environment (12-factor deploys)."""
-    return getattr(settings, name, os.environ.get(name, default))
+    """A media setting (server/settings/base.py reads each from the environment)."""
+    return getattr(settings, name, default)
 
 
 def worker_count() -> int:
@@ -64,6 +70,31 @@ def worker_channel_for(session_id: int) -> str:
     if worker_in_process():
         return _LOCAL_CHANNEL
     return worker_channel_of_index(session_id % worker_count())
+
+
+def placement_by_registry() -> bool:
+    """Whether sessions are placed by load through the Redis registry (production default).
+
+    Not in the embedded mode (one process has one worker), not without Redis, and not
+    with `MEDIA_PLACEMENT=static` (the fixed `session_id % MEDIA_WORKER_COUNT` spread).
+    """
+    return (not worker_in_process() and bool(_setting("REDIS_URL", ""))
+            and str(_setting("MEDIA_PLACEMENT", "registry")).lower() != "static")
+
+
+async def media_worker_channel(session_id: int, *, place: bool) -> str | None:
+    """The channel of the worker carrying the session's media; None if no worker can.
+
+    ``place`` chooses a worker when none carries the session yet (a participant's media
+    arrives); without it only an existing placement is returned (rights, discard).
+    """
+    if not placement_by_registry():
+        return worker_channel_for(session_id)
+    registry = worker_registry()
+    info = await registry.placed_on(session_id)
+    if info is None and place:
+        info = await registry.place(session_id)
+    return info.channel if info is not None else None
 
 
 def worker_in_process() -> bool:
@@ -100,9 +131,17 @@ class MediaWorker:
     message the SFU emits for a participant goes to the channel that participant last used.
     """
 
-    def __init__(self, *, layer: Any = None, channel: str = "media-worker", config: MediaConfig | None = None) -> None:
+    def __init__(
+        self, *, layer: Any = None, channel: str = "media-worker", config: MediaConfig | None = None,
+        registry: WorkerRegistry | None = None, worker_id: str = "",
+    ) -> None:
         self.layer = layer if layer is not None else media_channel_layer()
         self.channel = channel
+        #: Set when sessions are placed through the registry: heartbeats, reaping, drain.
+        self.registry = registry
+        self.worker_id = worker_id
+        self.draining = False
+        self._cpu_mark = (time.monotonic(), time.process_time())
         self.config = config or media_config_from_settings()
         self.sfu = SFU(self.config, self._on_signal)
         self.routes: dict[tuple[str, str], str] = {}
@@ -121,6 +160,11 @@ class MediaWorker:
         """Serve requests until cancelled; one task per request, ordered per participant."""
         try:
             await self._subscribe()
+            if self.registry is not None:
+                await self._heartbeat_once()
+                heartbeat = asyncio.ensure_future(self._heartbeats())
+                self._tasks.add(heartbeat)
+                heartbeat.add_done_callback(self._tasks.discard)
             self.ready.set()
             logger.info("media worker listening on %s", self.channel)
             while not self._stopping:
@@ -167,9 +211,72 @@ class MediaWorker:
 
     async def close(self) -> None:
         self._stopping = True
+        for task in list(self._tasks):
+            task.cancel()
         for session_id in list(self.recorders):
             await self._record_stop(session_id)
         await self.sfu.close()
+        if self.registry is not None:
+            try:
+                await self.registry.withdraw(self.worker_id)
+                await self.registry.close()
+            except Exception:
+                logger.warning("media worker %s: could not leave the registry", self.worker_id, exc_info=True)
+
+    # ------------------------------------------------------ registry, drain
+
+    def load(self) -> WorkerLoad:
+        """What this worker carries now, and its CPU since the last heartbeat."""
+        now, cpu = time.monotonic(), time.process_time()
+        then, cpu_then = self._cpu_mark
+        self._cpu_mark = (now, cpu)
+        counts = self.sfu.load()
+        return WorkerLoad(cpu=round(100 * (cpu - cpu_then) / max(now - then, 1e-3), 1), **counts)
+
+    async def _heartbeat_once(self) -> None:
+        assert self.registry is not None
+        await self.registry.announce(WorkerInfo(id=self.worker_id, channel=self.channel, draining=self.draining, load=self.load()))
+
+    async def _heartbeats(self) -> None:
+        """Announce this worker; notice a drain request; move the sessions of dead workers."""
+        assert self.registry is not None
+        while not self._stopping:
+            await asyncio.sleep(heartbeat_seconds())
+            try:
+                await self._heartbeat_once()
+                if not self.draining and await self.registry.drain_requested(self.worker_id):
+                    asyncio.ensure_future(self.drain())
+                for worker_id, session_ids in (await self.registry.reap()).items():
+                    for session_id in session_ids:
+                        await _media_moved(session_id, worker_id=worker_id, reason="worker_lost")
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("media worker %s: heartbeat failed", self.worker_id, exc_info=True)
+
+    async def drain(self, *, timeout: float | None = None) -> None:
+        """Hand every session over and stop taking new ones (a deploy, a SIGTERM).
+
+        The sessions' placements are released first, so the next offer of each participant
+        goes to another worker; then each room is told to reconnect its media
+        (`media.moved`), and a recording in progress is stored as a part and continued by
+        the new worker. Returns when every participant has left or `timeout` passed.
+        """
+        if self.registry is None or self.draining:
+            return
+        self.draining = True
+        await self._heartbeat_once()
+        session_ids = sorted(set(await self.registry.sessions_of(self.worker_id)) | {int(r) for r in self.sfu.room_ids()})
+        logger.info("media worker %s drains: %d session(s) move", self.worker_id, len(session_ids))
+        for session_id in session_ids:
+            await self.registry.release(session_id, self.worker_id)
+            if session_id in self.recorders:
+                await self._record_stop(session_id, continued=True)
+            await _media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
+        deadline = time.monotonic() + (timeout if timeout is not None else float(_setting("MEDIA_DRAIN_SECONDS", 30)))
+        while time.monotonic() < deadline and any(self.sfu.get_room(r) and self.sfu.get_room(r).participant_ids for r in self.sfu.room_ids()):
+            await asyncio.sleep(0.2)
+        logger.info("media worker %s drained", self.worker_id)
 
     # -------------------------------------------------------------- requests
 
@@ -216,8 +323,13 @@ class MediaWorker:
                     await self._send(reply_to, pending)
                 await self._send_state(room_id, participant)
         if op == "offer":
+            if self.draining:
+                raise MediaError("media_moved", "this media server is being replaced: join again")
+            new_room = self.sfu.get_room(room_id) is None
             room = self.sfu.room(room_id)
             await self._watch_session(session_id)
+            if new_room and self.registry is not None:
+                await self._continue_recording(session_id)
             checked_seq = request.get("checked_seq")
             answer = await room.handle_offer(
                 participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),
@@ -225,7 +337,7 @@ class MediaWorker:
                 checked_seq=int(checked_seq) if checked_seq is not None else None,
                 sources=_sources(message.get("sources")),
             )
-            await self._reply(request, {"type": "media.answer", "sdp": answer, **_about(request)})
+            await self._reply(request, {"type": "media.answer", "sdp": answer, "worker": self.worker_id or self.channel, **_about(request)})
             await self._send_state(room_id, participant)
             return
         room = self.sfu.get_room(room_id)
@@ -293,13 +405,33 @@ class MediaWorker:
         await _recording_event(session_id, active=True)
         logger.info("session %s: recording started", session_id)
 
-    async def _record_stop(self, session_id: int) -> str | None:
+    async def _continue_recording(self, session_id: int) -> None:
+        """A session moved here while it was recorded: record its next part.
+
+        The notice stays on (no new event): the recording goes on for the people in it.
+        """
+        from .signalling import media_recording_active
+
+        if session_id in self.recorders or not await database_sync_to_async(media_recording_active)(session_id=session_id):
+            return
+        recorder = RoomRecorder(self.sfu.room(str(session_id)), session_id=session_id)
+        await recorder.start()
+        self.recorders[session_id] = recorder
+        logger.info("session %s: recording continues in a new part on worker %s", session_id, self.worker_id)
+
+    async def _record_stop(self, session_id: int, *, continued: bool = False) -> str | None:
+        """Stop and store the recording; ``continued``: another worker records the next part."""
         recorder = self.recorders.pop(session_id, None)
         if recorder is None:
             return None
         name = await recorder.stop_and_store()
-        if name:
+        if name and continued:
+            await database_sync_to_async(_keep_recording_part)(session_id, name)
+        elif name:
             self.finished[session_id].append(name)
+        if continued:
+            logger.info("session %s: recording part stored (%s); the next worker continues", session_id, "stored" if name else "empty")
+            return name
         await _recording_event(session_id, active=False)
         logger.info("session %s: recording stopped (%s)", session_id, "stored" if name else "empty")
         return name
@@ -317,7 +449,7 @@ class MediaWorker:
         # session may have ended (a consult's recordings stay in storage) or the worker
         # restarted since. No database work here: the caller may be waiting inside its
         # own transaction (consent withdrawal) on the one thread Django's sync work runs on.
-        deleted += await asyncio.to_thread(_delete_session_recordings, session_id)
+        deleted += await asyncio.to_thread(session_recordings_delete, session_id)
         logger.info("session %s: recording discarded (stopped=%s, files=%s)", session_id, stopped, deleted)
         return {"stopped": stopped, "deleted_files": deleted}
 
@@ -334,6 +466,8 @@ class MediaWorker:
         for key in [k for k in self.routes if k[0] == str(session_id)]:
             self.routes.pop(key, None)
             self._locks.pop(key, None)
+        if self.registry is not None:
+            await self.registry.release(session_id, self.worker_id)
 
     async def _watch_session(self, session_id: int) -> None:
         """Hear the session's scheduling events (to finish recordings when it ends)."""
@@ -381,6 +515,31 @@ def _sources(value: Any) -> dict[str, str] | None:
     return {str(k)[:8]: str(v) for k, v in list(value.items())[:8] if v in ("camera", "screen")}
 
 
+async def _media_moved(session_id: int, *, worker_id: str, reason: str) -> None:
+    """Tell the room that its media moves off `worker_id`: browsers on it join again.
+
+    A room event, so every socket of the room gets it (whichever daphne it is on) and a
+    socket that was reconnecting gets it on resume; browsers act on it only if their
+    media is on that worker (`media.answer` names it), so a replay does nothing.
+    """
+    from sessions.room.services import room_event_emit
+
+    try:
+        await database_sync_to_async(room_event_emit)(
+            session_id=session_id, type="media.moved", payload={"worker": worker_id, "reason": reason})
+    except Exception:
+        logger.exception("session %s: media.moved not stored", session_id)
+
+
+def _keep_recording_part(session_id: int, name: str) -> None:
+    """A part of a recording that goes on elsewhere: kept with the session's recordings.
+
+    The worker that stored it will not be there when the session ends, so the part is
+    handed to the same path as a finished recording right away.
+    """
+    _publish_recordings(session_id, [name])
+
+
 async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
     """The notice every participant sees: a room event, stored and replayed."""
     from sessions.room.services import room_event_emit
@@ -394,7 +553,7 @@ async def _recording_event(session_id: int, *, active: bool, discarded: bool = F
         logger.exception("session %s: recording notice not stored", session_id)
 
 
-def _delete_session_recordings(session_id: int) -> int:
+def session_recordings_delete(session_id: int) -> int:
     """Delete every stored recording of the session; how many were deleted."""
     from django.core.files.storage import default_storage
 
@@ -492,16 +651,42 @@ def worker_channel_of_index(index: int) -> str:
     return base if worker_count() == 1 else f"{base}-{index}"
 
 
+def new_worker_id() -> str:
+    """Unique per process start: host, pid and a random part (channel-name safe)."""
+    host = "".join(c if c.isalnum() or c in "-." else "-" for c in socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 async def run_worker_process(*, index: int = 0, install_signals: tuple[int, ...] = ()) -> None:
-    """The body of `manage.py media_worker`: serve until SIGTERM, then close every room."""
-    worker = MediaWorker(channel=worker_channel_of_index(index))
+    """The body of `manage.py media_worker`: serve until SIGTERM, then hand over and stop.
+
+    With the registry (the default beside Redis) SIGTERM drains first: the sessions move
+    to the other workers and their browsers reconnect their media, then the process exits.
+    """
+    if placement_by_registry():
+        worker_id = new_worker_id()
+        worker = MediaWorker(channel=f"{worker_channel_prefix()}{worker_id}", registry=worker_registry(), worker_id=worker_id)
+    else:
+        worker = MediaWorker(channel=worker_channel_of_index(index))
     task = asyncio.ensure_future(worker.run())
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        async def drain_then_stop() -> None:
+            try:
+                await worker.drain()
+            finally:
+                task.cancel()
+        if worker.registry is not None and not worker.draining:
+            asyncio.ensure_future(drain_then_stop())
+        else:
+            task.cancel()
+
     for signum in install_signals:
-        loop.add_signal_handler(signum, task.cancel)
-    logger.info("media worker %s started", index)
+        loop.add_signal_handler(signum, stop)
+    logger.info("media worker %s started on %s", worker.worker_id or index, worker.channel)
     try:
         await task
     except asyncio.CancelledError:
         pass
-    logger.info("media worker %s stopped", index)
+    logger.info("media worker %s stopped", worker.worker_id or index)

@@ -134,6 +134,17 @@ class MediaClient:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
         return reply
 
+    async def move(self, *tracks: Any, kinds: list[str] | None = None) -> dict[str, Any]:
+        """What media.js does on `media.moved`: a new peer connection, the same offer and subscriptions."""
+        await self.pc.close()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc.on("track", lambda track: self._tasks.append(asyncio.ensure_future(self._consume(track))))
+        self.decoded.clear()
+        reply = await self.join(*tracks)
+        if kinds:
+            await self.send("media.subscribe", publisher="*", kinds=kinds)
+        return reply
+
     async def expect(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -57,6 +57,19 @@ def open_room(browser_page, username: str, session_id: int):
     return page
 
 
+def room_page_on(chromium, site, user, session_id: int, *, timeout_ms: int = 15_000):
+    """`user`'s room page on `site` (a ServerProcess other than the shared one), connected."""
+    from tests.browser_support import session_cookie_for
+
+    context = chromium.new_context(base_url=site.url, permissions=["camera", "microphone"])
+    context.set_default_timeout(timeout_ms)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user), "url": site.url}])
+    page = context.new_page()
+    page.goto(f"/rooms/{session_id}/")
+    page.wait_for_selector('#room-connection[data-state="open"]')
+    return page
+
+
 def join(page, *, send: bool) -> None:
     if send:
         page.get_by_role("button", name="Join with camera and microphone").click()
@@ -185,19 +198,11 @@ def coturn(tmp_path):
 
 
 def test_media_flows_through_turn_when_only_relay_is_allowed(people, coturn, server_process_factory, chromium):
-    from tests.browser_support import session_cookie_for
-    from django.conf import settings
-
     site = server_process_factory(TURN_URLS=coturn["url"], TURN_SECRET=coturn["secret"])
     live = make_session(people)
 
     def page_for(user):
-        context = chromium.new_context(base_url=site.url, permissions=["camera", "microphone"])
-        context.set_default_timeout(15_000)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user), "url": site.url}])
-        page = context.new_page()
-        page.goto(f"/rooms/{live.pk}/")
-        page.wait_for_selector('#room-connection[data-state="open"]')
+        page = room_page_on(chromium, site, user, live.pk)
         page.evaluate("document.querySelector('[data-media]').dataset.relayOnly = '1'")
         return page
 
@@ -332,16 +337,13 @@ def media_worker_process(tmp_path):
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(5)  # its database connections are gone before the test database is dropped
 
 
 def test_with_two_web_processes_the_separate_media_worker_carries_the_session(
     people, server_process_factory, media_worker_process, own_redis, chromium
 ):
     """Production shape: web processes forward signalling over Redis to `manage.py media_worker`."""
-    from django.conf import settings
-
-    from tests.browser_support import session_cookie_for
-
     env = {"REDIS_URL": own_redis.url, "MEDIA_WORKER_IN_PROCESS": "0",
            "ROOM_FANOUT_CHANNEL": f"test-media-{free_port()}"}
     worker = media_worker_process(**env)
@@ -351,13 +353,7 @@ def test_with_two_web_processes_the_separate_media_worker_carries_the_session(
     live = make_session(people)
 
     def page_for(user, site):
-        context = chromium.new_context(base_url=site.url, permissions=["camera", "microphone"])
-        context.set_default_timeout(15_000)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie_for(user), "url": site.url}])
-        page = context.new_page()
-        page.goto(f"/rooms/{live.pk}/")
-        page.wait_for_selector('#room-connection[data-state="open"]')
-        return page
+        return room_page_on(chromium, site, user, live.pk)
 
     presenter = page_for(people.tanaka, a)
     join(presenter, send=True)

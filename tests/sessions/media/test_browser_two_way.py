@@ -13,7 +13,7 @@ import pytest
 
 from sessions.consults import services as consults
 from sessions.models import SessionKind
-from tests.sessions.media.test_browser_media import join, keeps_growing, open_room, received, wait_for
+from tests.sessions.media.test_browser_media import join, open_room
 from tests.sessions.room.conftest import make_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.realservices, pytest.mark.django_db(transaction=True)]

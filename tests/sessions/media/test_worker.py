@@ -372,6 +372,7 @@ async def separate_worker(settings):
     from sessions.media.worker import MediaWorker, worker_channel_of_index
 
     settings.MEDIA_WORKER_IN_PROCESS = False
+    settings.MEDIA_PLACEMENT = "static"  # the fixed channel; placement by load: test_placement.py
     settings.MEDIA_WORKER_CHANNEL = f"media-worker-test-{uuid.uuid4().hex[:8]}"
     worker = MediaWorker(channel=worker_channel_of_index(0))
     task = asyncio.ensure_future(worker.run())

@@ -63,6 +63,7 @@ const ERROR_TEXT = {
   media_unavailable: ['unavailable', 'Audio and video are not available right now; try again in a moment.'],
   room_closed: ['closed', 'Audio and video ended'],
   recording_not_allowed: ['recordingNotAllowed', 'This session may not be recorded.'],
+  media_moved: ['reconnecting', 'Reconnecting audio and video…'],
 };
 const PROBLEM = ['problem', 'Audio and video ran into a problem. Leave and join again; if it happens again, reload the page.'];
 
@@ -140,6 +141,10 @@ export class MediaSession {
     this.names = new Map();
     this.speaker = null;
     this.joined = false;
+    /** @type {string} the media worker carrying our connection (named in media.answer) */
+    this.worker = '';
+    /** Whether we joined sending (so a move to another worker joins the same way). */
+    this.sending = false;
     this.pendingOffer = false;
     /** @type {Promise<unknown>} the negotiation step running now; the next waits for it */
     this.negotiation = Promise.resolve();
@@ -248,6 +253,7 @@ export class MediaSession {
     else if (type === 'participant.unmuted' && String((message.data || {}).user_id) === this.me) this.onUnmuted().catch(() => {});
     else if (type === 'media.error') this.refused(message);
     else if (type === 'media.recording') this.setRecording(Boolean((message.data || {}).active));
+    else if (type === 'media.moved') this.onMoved(message.data || {}).catch((error) => this.problem(error));
     else if (type === 'floor.granted' || type === 'floor.revoked') this.onFloor(type, message.data || {});
     else if (type === 'presence') {
       for (const card of (message.data || {}).joined || []) this.names.set(String(card.user_id), card.name);
@@ -371,6 +377,7 @@ export class MediaSession {
   /** @param {boolean} sending publish camera and microphone (if allowed) */
   async join(sending) {
     if (this.joined) return;
+    this.sending = sending;
     if (!this.allowed) {
       this.say(text(this.root, 'consent', 'Audio and video start once the patient has consented.'));
       return;
@@ -429,8 +436,10 @@ export class MediaSession {
       await gathered(pc);
       const screenMids = this.screenTransceiver && this.screenTransceiver.mid ? [this.screenTransceiver.mid] : [];
       const reply = await this.request('media.offer', { sdp: pc.localDescription.sdp, screen_mids: screenMids });
+      if (pc !== this.pc) return null; // left (or moved to another worker) meanwhile
       if (reply.type === 'media.answer') {
         await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+        if (reply.worker) this.worker = String(reply.worker);
         return reply;
       }
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
@@ -771,6 +780,24 @@ export class MediaSession {
     await this.offer();
   }
 
+  /**
+   * The media server carrying us is gone or being replaced (room event `media.moved`):
+   * join again, the same way, on the worker the server places us on now. The room
+   * socket stays; only audio and video reconnect. A replayed old move names another
+   * worker and changes nothing.
+   * @param {{worker?: string, reason?: string}} data
+   */
+  async onMoved(data) {
+    if (!this.joined || !data.worker || String(data.worker) !== this.worker) return;
+    const sending = this.sending && this.localTransceivers.size > 0;
+    this.root.dataset.reconnecting = '1';
+    this.say(text(this.root, 'reconnecting', 'Reconnecting audio and video…'));
+    this.teardown();
+    await this.join(sending);
+    delete this.root.dataset.reconnecting;
+    if (this.joined) this.say(text(this.root, 'reconnected', 'Audio and video are back.'));
+  }
+
   onClosed(reason) {
     this.say(`${text(this.root, 'closed', 'Audio and video ended')} (${reason})`);
     this.teardown();
@@ -783,6 +810,7 @@ export class MediaSession {
 
   teardown() {
     window.clearInterval(this.qualityTimer);
+    this.negotiation = Promise.resolve(); // a step of the old connection must not hold up a new one
     if (this.pc) this.pc.close();
     this.pc = null;
     this.joined = false;

@@ -1,0 +1,278 @@
+"""Which media worker carries a session: a registry of live workers in Redis, placement by load.
+
+Why: the media of a session lived on `session_id % MEDIA_WORKER_COUNT`, a static choice
+that could not add, drain or replace a worker, and that left every session of a dead
+worker without audio and video. Now each media worker announces itself and its load in
+Redis with a heartbeat (a key that expires when the heartbeats stop), and a session is
+placed on the least loaded live worker that is not draining, when its first media
+message arrives. A placement on a worker that died or drains is replaced the same way;
+the worker that notices a dead one (the first to remove it from the index) tells the
+rooms of its sessions to reconnect their media (`media.moved`), so browsers renegotiate
+with the new worker by themselves.
+
+Redis is the distributed engine here (as for the channel layer and the room fan-out):
+
+    <ns>:media:workers                 set of worker ids ever announced and not yet reaped
+    <ns>:media:worker:<id>             JSON WorkerInfo, expires MEDIA_WORKER_DEAD_AFTER_SECONDS
+                                       after the last heartbeat
+    <ns>:media:worker:<id>:sessions    set of session ids placed on the worker
+    <ns>:media:session:<session id>    the worker id carrying the session (compare-and-set)
+    <ns>:media:drain:<id>              "drain this worker" (`manage.py media_worker --drain ID`)
+
+Limits, said plainly: a session lives on one worker at a time (one session spread over
+several workers, the cascade, is not built), and a recording in progress on a worker
+that is killed is lost from its last part (a drained worker stores its part first).
+The embedded default (`MEDIA_WORKER_IN_PROCESS`) does not use any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+#: Place a session only on workers of this protocol version (a rolling deploy mixes them).
+PROTOCOL_VERSION = 1
+
+#: Compare-and-set of a session's placement: only if it still names the expected worker.
+_PLACE_SCRIPT = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return current end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[3])
+return ARGV[2]
+"""
+
+
+@dataclass(frozen=True)
+class WorkerLoad:
+    """What a worker carries now; placement prefers the least."""
+
+    sessions: int = 0
+    participants: int = 0
+    publications: int = 0
+    #: Outgoing forwarded tracks (one per subscriber per publication): the cost that grows.
+    forwarded: int = 0
+    #: Percent of one core used by the process since the last heartbeat.
+    cpu: float = 0.0
+
+    def score(self) -> tuple[float, ...]:
+        return (self.forwarded + self.publications, self.cpu, self.sessions)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    id: str
+    channel: str
+    version: int = PROTOCOL_VERSION
+    draining: bool = False
+    load: WorkerLoad = field(default_factory=WorkerLoad)
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: bytes | str | None) -> "WorkerInfo | None":
+        """A registry entry, or None for anything malformed (ignored, never trusted)."""
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            load = data.get("load") or {}
+            info = cls(
+                id=str(data["id"]), channel=str(data["channel"]), version=int(data.get("version", 0)),
+                draining=bool(data.get("draining", False)),
+                load=WorkerLoad(**{k: (float(v) if k == "cpu" else int(v)) for k, v in load.items()
+                                   if k in WorkerLoad.__dataclass_fields__}),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+        if not info.id or not info.channel.startswith(worker_channel_prefix()) or not math.isfinite(info.load.cpu):
+            return None
+        return info
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def heartbeat_seconds() -> float:
+    return float(_setting("MEDIA_WORKER_HEARTBEAT_SECONDS", 1.0))
+
+
+def dead_after_seconds() -> float:
+    return float(_setting("MEDIA_WORKER_DEAD_AFTER_SECONDS", 3.5))
+
+
+def worker_channel_prefix() -> str:
+    return f"{_setting('MEDIA_WORKER_CHANNEL', 'media-worker')}-"
+
+
+def _ns() -> str:
+    return f"{_setting('REDIS_NAMESPACE', 'openrounds')}:media"
+
+
+#: Placements outlive no session by much: refreshed on each placement lookup that places.
+PLACEMENT_TTL_SECONDS = 24 * 3600
+
+
+class WorkerRegistry:
+    """The registry and placement, over one Redis connection per event loop."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or _setting("REDIS_URL", "")
+        self._clients: dict[int, Any] = {}
+
+    def _redis(self) -> Any:
+        import redis.asyncio as aioredis
+
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(id(loop))
+        if client is None:
+            client = self._clients[id(loop)] = aioredis.Redis.from_url(self.url, socket_connect_timeout=2)
+        return client
+
+    async def close(self) -> None:
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aclose()
+
+    # ------------------------------------------------------------ workers
+
+    async def announce(self, info: WorkerInfo) -> None:
+        """The heartbeat: this worker is alive, with this load (expires unless repeated)."""
+        redis = self._redis()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.set(f"{_ns()}:worker:{info.id}", info.dumps(), px=int(dead_after_seconds() * 1000))
+            pipe.sadd(f"{_ns()}:workers", info.id)
+            await pipe.execute()
+
+    async def withdraw(self, worker_id: str) -> list[int]:
+        """A worker leaves cleanly: forget it and its placements; the sessions it carried."""
+        redis = self._redis()
+        await redis.delete(f"{_ns()}:worker:{worker_id}")
+        await redis.srem(f"{_ns()}:workers", worker_id)
+        return await self._release_all(worker_id)
+
+    async def alive(self) -> list[WorkerInfo]:
+        """Every worker whose heartbeat has not expired (entries that do not parse are skipped)."""
+        redis = self._redis()
+        ids = sorted(member.decode() if isinstance(member, bytes) else str(member)
+                     for member in await redis.smembers(f"{_ns()}:workers"))
+        if not ids:
+            return []
+        raws = await redis.mget([f"{_ns()}:worker:{worker_id}" for worker_id in ids])
+        found = []
+        for worker_id, raw in zip(ids, raws):
+            info = WorkerInfo.loads(raw)
+            if info is not None and info.id == worker_id:
+                found.append(info)
+            elif raw is not None:
+                logger.warning("media registry: ignoring a malformed entry for worker %r", worker_id[:64])
+        return found
+
+    async def reap(self) -> dict[str, list[int]]:
+        """Dead workers (in the index, heartbeat expired) -> the sessions they carried.
+
+        Exactly one caller reaps each dead worker (the one whose SREM removes it), so each
+        room is told once to reconnect its media.
+        """
+        redis = self._redis()
+        ids = [member.decode() if isinstance(member, bytes) else str(member)
+               for member in await redis.smembers(f"{_ns()}:workers")]
+        reaped: dict[str, list[int]] = {}
+        for worker_id in ids:
+            if await redis.exists(f"{_ns()}:worker:{worker_id}"):
+                continue
+            if await redis.srem(f"{_ns()}:workers", worker_id) == 1:
+                reaped[worker_id] = await self._release_all(worker_id)
+                logger.warning("media worker %s missed its heartbeats: its %d session(s) move", worker_id, len(reaped[worker_id]))
+        return reaped
+
+    async def drain_requested(self, worker_id: str) -> bool:
+        return bool(await self._redis().exists(f"{_ns()}:drain:{worker_id}"))
+
+    async def request_drain(self, worker_id: str) -> bool:
+        """Ask a worker to drain (it sees it at its next heartbeat); False if it is not alive."""
+        redis = self._redis()
+        if not await redis.exists(f"{_ns()}:worker:{worker_id}"):
+            return False
+        await redis.set(f"{_ns()}:drain:{worker_id}", "1", ex=3600)
+        return True
+
+    # ---------------------------------------------------------- placement
+
+    async def placed_on(self, session_id: int) -> WorkerInfo | None:
+        """The live worker carrying the session now, or None (nothing placed, or it died)."""
+        redis = self._redis()
+        worker_id = await redis.get(f"{_ns()}:session:{session_id}")
+        if not worker_id:
+            return None
+        raw = await redis.get(f"{_ns()}:worker:{worker_id.decode() if isinstance(worker_id, bytes) else worker_id}")
+        return WorkerInfo.loads(raw)
+
+    async def place(self, session_id: int) -> WorkerInfo | None:
+        """The worker for the session: the one carrying it, else the least loaded that may take it.
+
+        None when no worker is alive. A worker that drains keeps the sessions it has until
+        it hands them over, and takes no new one.
+        """
+        redis = self._redis()
+        key = f"{_ns()}:session:{session_id}"
+        for _ in range(5):
+            current_raw = await redis.get(key)
+            current = current_raw.decode() if isinstance(current_raw, bytes) else (current_raw or "")
+            live = await self.alive()
+            by_id = {info.id: info for info in live}
+            if current and current in by_id:
+                return by_id[current]
+            candidates = [info for info in live if not info.draining and info.version == PROTOCOL_VERSION]
+            if not candidates:
+                return None
+            chosen = min(candidates, key=lambda info: (info.load.score(), info.id))
+            won = await redis.eval(_PLACE_SCRIPT, 2, key, f"{_ns()}:worker:{chosen.id}:sessions",
+                                   current, chosen.id, str(session_id), str(PLACEMENT_TTL_SECONDS))
+            won = won.decode() if isinstance(won, bytes) else str(won)
+            if won == chosen.id:
+                if current:
+                    logger.info("session %s: media moved from worker %s to %s", session_id, current, chosen.id)
+                return chosen
+        return None
+
+    async def release(self, session_id: int, worker_id: str) -> None:
+        """The session's media ended on this worker: forget the placement if it is still ours."""
+        redis = self._redis()
+        key = f"{_ns()}:session:{session_id}"
+        current = await redis.get(key)
+        if current is not None and (current.decode() if isinstance(current, bytes) else current) == worker_id:
+            await redis.delete(key)
+        await redis.srem(f"{_ns()}:worker:{worker_id}:sessions", str(session_id))
+
+    async def sessions_of(self, worker_id: str) -> list[int]:
+        members = await self._redis().smembers(f"{_ns()}:worker:{worker_id}:sessions")
+        return sorted(int(m) for m in members if (m.decode() if isinstance(m, bytes) else str(m)).isdigit())
+
+    async def _release_all(self, worker_id: str) -> list[int]:
+        sessions = await self.sessions_of(worker_id)
+        for session_id in sessions:
+            await self.release(session_id, worker_id)
+        await self._redis().delete(f"{_ns()}:worker:{worker_id}:sessions", f"{_ns()}:drain:{worker_id}")
+        return sessions
+
+
+_REGISTRY: WorkerRegistry | None = None
+
+
+def worker_registry() -> WorkerRegistry:
+    """The process's registry (one per process; it keeps a connection per event loop)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = WorkerRegistry()
+    return _REGISTRY

@@ -1,0 +1,181 @@
+"""Media workers in a Redis registry: placement by load, failover, drain (sessions/media/placement.py).
+
+The registry tests talk to the real Redis. The failover and drain tests run real
+`manage.py media_worker` processes beside the test's own room sockets, with aiortc
+playing the browsers: a worker is killed with SIGKILL (or drained with SIGTERM) in the
+middle of a session, and the people's media must flow again through the other worker
+without their room socket being touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+
+from sessions.media.placement import WorkerInfo, WorkerLoad, WorkerRegistry
+from sessions.models import SessionKind
+from tests.conftest import need_component
+from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
+from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
+
+from .conftest import make_session, wait_until
+
+pytestmark = [pytest.mark.realservices, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+async def registry(settings):
+    need_component("Redis", bool(getattr(settings, "REDIS_URL", "")))
+    settings.REDIS_NAMESPACE = f"{settings.REDIS_NAMESPACE}-placement-{uuid.uuid4().hex[:6]}"
+    settings.MEDIA_WORKER_DEAD_AFTER_SECONDS = 0.5
+    registry = WorkerRegistry(settings.REDIS_URL)
+    yield registry
+    await registry.close()
+
+
+def worker(worker_id: str, *, forwarded: int = 0, draining: bool = False) -> WorkerInfo:
+    return WorkerInfo(id=worker_id, channel=f"media-worker-{worker_id}", draining=draining,
+                      load=WorkerLoad(forwarded=forwarded))
+
+
+async def test_a_session_goes_to_the_least_loaded_live_worker_and_stays_there(registry):
+    await registry.announce(worker("a", forwarded=300))
+    await registry.announce(worker("b", forwarded=20))
+    assert (await registry.place(1)).id == "b"
+    # b grows busier, but session 1 stays where its media is; a new session goes to a.
+    await registry.announce(worker("b", forwarded=900))
+    assert (await registry.place(1)).id == "b"
+    assert (await registry.place(2)).id == "a"
+    assert sorted(await registry.sessions_of("b")) == [1]
+
+
+async def test_a_draining_worker_takes_no_new_session_and_no_worker_means_no_placement(registry):
+    assert await registry.place(1) is None
+    await registry.announce(worker("a", draining=True))
+    assert await registry.place(1) is None
+    await registry.announce(worker("b", forwarded=500))
+    assert (await registry.place(1)).id == "b"
+
+
+async def test_garbage_in_the_registry_is_ignored(registry, settings):
+    import redis.asyncio as aioredis
+
+    ns = f"{settings.REDIS_NAMESPACE}:media"
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        await client.sadd(f"{ns}:workers", "evil", "bad-channel", "nan")
+        await client.set(f"{ns}:worker:evil", b"{not json")
+        await client.set(f"{ns}:worker:bad-channel", '{"id": "bad-channel", "channel": "someone-elses-channel"}')
+        await client.set(f"{ns}:worker:nan", '{"id": "nan", "channel": "media-worker-nan", "load": {"cpu": "NaN"}}')
+        await registry.announce(worker("good"))
+        assert [info.id for info in await registry.alive()] == ["good"]
+        assert (await registry.place(7)).id == "good"
+    finally:
+        await client.aclose()
+
+
+async def test_a_dead_worker_is_reaped_once_and_its_sessions_are_free_to_move(registry):
+    await registry.announce(worker("a"))
+    assert (await registry.place(5)).id == "a"
+    await asyncio.sleep(0.7)  # a's heartbeats stop: its entry expires
+    await registry.announce(worker("b"))
+    results = await asyncio.gather(registry.reap(), registry.reap(), registry.reap())
+    assert [r for r in results if r] == [{"a": [5]}], "exactly one reaper tells the room"
+    assert await registry.placed_on(5) is None
+    assert (await registry.place(5)).id == "b"
+
+
+# ------------------------------------------------------------------------ processes
+
+
+@database_sync_to_async
+def peer_session(people):
+    return make_session(people, kind=SessionKind.PEER, host=people.amina)
+
+
+async def live_workers(count: int, timeout: float = 30.0) -> list[WorkerInfo]:
+    registry = WorkerRegistry()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            alive = [info for info in await registry.alive() if not info.draining]
+            if len(alive) >= count:
+                return alive
+            await asyncio.sleep(0.2)
+    finally:
+        await registry.close()
+    raise AssertionError(f"{count} media workers did not announce themselves")
+
+
+@pytest.fixture
+def separate_workers(settings, media_worker_process):
+    """`start()` → a `manage.py media_worker` process placed through the registry."""
+    need_component("Redis", bool(getattr(settings, "REDIS_URL", "")))
+    settings.MEDIA_WORKER_IN_PROCESS = False
+    settings.MEDIA_PLACEMENT = "registry"
+    return lambda: media_worker_process(MEDIA_WORKER_IN_PROCESS="0", MEDIA_PLACEMENT="registry",
+                                        MEDIA_DRAIN_SECONDS="5")
+
+
+async def two_people_on_one_worker(people, clients, separate_workers):
+    first = separate_workers()
+    (a,) = await live_workers(1)
+    live = await peer_session(people)
+    amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    answer = await amina.join(ToneTrack(), MovingVideoTrack())
+    assert answer["type"] == "media.answer" and answer["worker"] == a.id
+    assert (await lukas.join())["worker"] == a.id
+    await lukas.send("media.subscribe", publisher="*", kinds=["audio", "video"])
+    await wait_until(lambda: lukas.decoded["video"] >= 10 and lukas.decoded["audio"] >= 20, 20)
+    second = separate_workers()
+    await live_workers(2)
+    return live, first, second, a, amina, lukas
+
+
+async def moved_and_flowing_again(amina, lukas, old_worker: str, reason: str) -> str:
+    for client in (amina, lukas):
+        moved = await client.expect(lambda m: m.get("type") == "media.moved" and m["data"]["worker"] == old_worker, 20)
+        assert moved["data"]["reason"] == reason
+    started = time.monotonic()
+    answer = await amina.move(ToneTrack(), MovingVideoTrack())
+    assert answer["type"] == "media.answer" and answer["worker"] != old_worker
+    assert (await lukas.move(kinds=["audio", "video"]))["worker"] == answer["worker"]
+    await wait_until(lambda: lukas.decoded["video"] >= 10 and lukas.decoded["audio"] >= 20, 20)
+    assert time.monotonic() - started < 20
+    return answer["worker"]
+
+
+async def test_when_a_media_worker_is_killed_its_session_moves_and_media_flows_again(people, separate_workers, clients):
+    live, first, second, a, amina, lukas = await two_people_on_one_worker(people, clients, separate_workers)
+    first.send_signal(signal.SIGKILL)
+    first.wait(5)
+    new_worker = await moved_and_flowing_again(amina, lukas, a.id, "worker_lost")
+    registry = WorkerRegistry()
+    try:
+        assert (await registry.placed_on(live.pk)).id == new_worker
+        assert a.id not in [info.id for info in await registry.alive()]
+    finally:
+        await registry.close()
+    assert second.poll() is None
+
+
+async def test_a_drained_worker_hands_its_session_over_and_exits_without_touching_the_room_socket(
+    people, separate_workers, clients
+):
+    live, first, second, a, amina, lukas = await two_people_on_one_worker(people, clients, separate_workers)
+    socket_before = amina.socket
+    first.send_signal(signal.SIGTERM)  # a deploy stops the worker
+    await moved_and_flowing_again(amina, lukas, a.id, "worker_draining")
+    deadline = time.monotonic() + 20
+    while first.poll() is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert first.returncode == 0, "the drained worker exits by itself once its people have left"
+    assert amina.socket is socket_before
+    await amina.send("chat.send", text="still here")
+    await lukas.expect(lambda m: m.get("type") == "chat.message" and m["data"].get("text") == "still here")
