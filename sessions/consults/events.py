@@ -27,14 +27,16 @@ logger = logging.getLogger(__name__)
 
 def consult_room_event(
     *, consult: ConsultRequest, type: str, payload: dict[str, Any], actor: User | None = None,
-    visible_to: list[int] | None = None,
+    visible_to: list[int] | None = None, client_id: str = "",
 ) -> int | None:
     """Store `type` as an event of the consult's room, in the caller's transaction.
 
     The room (`sessions.room.services.room_event_emit`) gives it the next sequence number
     and delivers it after commit, to `visible_to` only. `visible_to` defaults to the
     consult's participants: consult events never go to anybody else, even if the room
-    ever admitted someone by mistake. Returns the sequence number (None without a room).
+    ever admitted someone by mistake. `client_id` (the room message's id, with `actor`)
+    makes a resent message store nothing new and lets its ack carry this event's number.
+    Returns the sequence number (None without a room).
     """
     from sessions.room.services import room_event_emit
 
@@ -43,7 +45,7 @@ def consult_room_event(
     if visible_to is None:
         visible_to = consult_participant_ids(consult=consult)
     return room_event_emit(session_id=consult.session_id, type=type, payload=payload,
-                           actor_id=actor.pk if actor else None, visible_to=visible_to)
+                           actor_id=actor.pk if actor else None, visible_to=visible_to, client_id=client_id)
 
 
 def consult_participant_ids(*, consult: ConsultRequest) -> list[int]:

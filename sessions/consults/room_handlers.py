@@ -120,6 +120,19 @@ async def guidance_send(ctx: RoomContext, message: dict[str, Any]) -> None:
 NOTE_FIELDS = {name: Field("str", required=False, max_length=services.MAX_NOTE_FIELD) for name in ("subjective", "objective", "assessment", "plan")}
 
 
+def _stored_under_message_id(ctx: RoomContext) -> None:
+    """The ack carries the number of the event the service stored under this message's id.
+
+    (Sync: call inside the handler's database work.) The consult services emit their own
+    events, so `ctx.emit` never ran and `ctx.seq` would stay empty (docs/protocol.md).
+    """
+    from sessions.models import RoomEvent
+
+    if ctx.client_id:
+        ctx.seq = (RoomEvent.objects.filter(session_id=ctx.session.pk, actor_id=ctx.user.pk, client_id=ctx.client_id)
+                   .values_list("seq", flat=True).first())
+
+
 @room_message("note.update", roles={"trainee"}, fields={**NOTE_FIELDS, "base_version": Field("int", required=False)})
 async def note_update(ctx: RoomContext, message: dict[str, Any]) -> None:
     """The trainee's live edit of one or more SOAP fields (refused once signed)."""
@@ -127,7 +140,9 @@ async def note_update(ctx: RoomContext, message: dict[str, Any]) -> None:
 
     def write() -> None:
         services.note_update(by=ctx.user, consult=_consult_of(ctx), changes=changes,
-                             base_version=message.get("base_version"), source=_source(ctx.origin))
+                             base_version=message.get("base_version"), source=_source(ctx.origin),
+                             client_id=ctx.client_id or "")
+        _stored_under_message_id(ctx)
 
     await database_sync_to_async(write)()
 
@@ -136,7 +151,8 @@ async def note_update(ctx: RoomContext, message: dict[str, Any]) -> None:
 async def note_comment(ctx: RoomContext, message: dict[str, Any]) -> None:
     def write() -> None:
         services.note_comment(by=ctx.user, consult=_consult_of(ctx), text=message["text"],
-                              source=_source(ctx.origin))
+                              source=_source(ctx.origin), client_id=ctx.client_id or "")
+        _stored_under_message_id(ctx)
 
     await database_sync_to_async(write)()
 
@@ -144,7 +160,8 @@ async def note_comment(ctx: RoomContext, message: dict[str, Any]) -> None:
 @room_message("note.sign", roles={"supervisor"})
 async def note_sign(ctx: RoomContext, message: dict[str, Any]) -> None:
     def write() -> None:
-        services.note_sign(by=ctx.user, consult=_consult_of(ctx), source=_source(ctx.origin))
+        services.note_sign(by=ctx.user, consult=_consult_of(ctx), source=_source(ctx.origin), client_id=ctx.client_id or "")
+        _stored_under_message_id(ctx)
 
     await database_sync_to_async(write)()
 

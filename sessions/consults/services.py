@@ -422,7 +422,7 @@ def note_payload(note: ConsultNote) -> dict[str, Any]:
 
 def note_update(
     *, by: User, consult: ConsultRequest, changes: dict[str, str], base_version: int | None = None,
-    source: AuditSource | None = None,
+    source: AuditSource | None = None, client_id: str = "",
 ) -> ConsultNote:
     """The trainee writes the SOAP fields live.
 
@@ -450,11 +450,13 @@ def note_update(
         note.save()
         audit_append(actor=by, action="note.update", consult=consult, obj=note, source=source,
                      detail={"fields": sorted(changes), "version": note.version})
-        consult_room_event(consult=consult, type="note.updated", payload=note_payload(note), actor=by)
+        consult_room_event(consult=consult, type="note.updated", payload=note_payload(note), actor=by, client_id=client_id)
     return note
 
 
-def note_comment(*, by: User, consult: ConsultRequest, text: str, source: AuditSource | None = None) -> ConsultNote:
+def note_comment(
+    *, by: User, consult: ConsultRequest, text: str, source: AuditSource | None = None, client_id: str = "",
+) -> ConsultNote:
     """The supervisor's comments on the note (replaces the comment text; audited)."""
     selectors.consult_require_role(user=by, consult=consult, roles=(SUPERVISOR,))
     _require_open(consult)
@@ -467,11 +469,11 @@ def note_comment(*, by: User, consult: ConsultRequest, text: str, source: AuditS
         note.updated_by = by
         note.save()
         audit_append(actor=by, action="note.comment", consult=consult, obj=note, source=source)
-        consult_room_event(consult=consult, type="note.updated", payload=note_payload(note), actor=by)
+        consult_room_event(consult=consult, type="note.updated", payload=note_payload(note), actor=by, client_id=client_id)
     return note
 
 
-def note_sign(*, by: User, consult: ConsultRequest, source: AuditSource | None = None) -> ConsultNote:
+def note_sign(*, by: User, consult: ConsultRequest, source: AuditSource | None = None, client_id: str = "") -> ConsultNote:
     """The supervisor signs; the note is read-only from then on (changes are addenda)."""
     selectors.consult_require_role(user=by, consult=consult, roles=(SUPERVISOR,))
     if consult.status == ConsultStatus.CANCELLED:
@@ -484,7 +486,7 @@ def note_sign(*, by: User, consult: ConsultRequest, source: AuditSource | None =
         note.signed_at = timezone.now()
         note.save()
         audit_append(actor=by, action="note.sign", consult=consult, obj=note, source=source, detail={"version": note.version})
-        consult_room_event(consult=consult, type="note.signed", payload=note_payload(note), actor=by)
+        consult_room_event(consult=consult, type="note.signed", payload=note_payload(note), actor=by, client_id=client_id)
         consult_notify(consult=consult, users=[consult.trainee], compose=lambda _user: (
             _("Your consult note was signed."), _("OpenRounds: consult note signed"), _("Your supervisor signed the consult note.")))
     return note

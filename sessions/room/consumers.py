@@ -13,10 +13,8 @@ its handler and the services it calls) runs under their interface language
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
-import os
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 
+from . import daphne_wire
 from . import handlers  # noqa: F401  (registers the built-in message types)
 from .fanout import Envelope, db_parallel, get_node, note_event
 from .language import socket_language
@@ -51,45 +50,6 @@ def _dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"), default=str)
 
 
-# --- the fan-out's fast path to the wire ----------------------------------------------
-#
-# A room event goes to every socket of the room. Through `self.send` each copy crosses
-# channels' session wrapper, daphne's reply dispatch, a UTF-8 encode, and autobahn's
-# framing and debug-log argument formatting: most of the CPU of a 1,000-person room
-# (docs/benchmarks.md, "Room fan-out"). Under daphne, the frame is instead framed ONCE per
-# event (autobahn's PreparedMessage, its broadcast API) and written to each socket's
-# transport. Anything unusual (another server, compression, a closing socket, data
-# queued in autobahn) takes the ordinary path; ROOM_FAST_SEND=0 turns it off. Order is
-# kept: both paths reach the transport synchronously within the event loop.
-
-_prepared: tuple[Envelope | None, Any] = (None, None)
-
-
-def _prepared_frame(envelope: Envelope) -> Any:
-    """The envelope's frame, framed once (the hub hands the same envelope to every socket)."""
-    global _prepared
-    if _prepared[0] is not envelope:
-        from autobahn.websocket.protocol import PreparedMessage
-
-        _prepared = (envelope, PreparedMessage(envelope.frame.encode("utf-8"), False, False, True))
-    return _prepared[1]
-
-
-def _wire_of(send: Any) -> Any | None:
-    """daphne's WebSocket protocol under channels' send wrappers, or None (tests, other servers)."""
-    if os.environ.get("ROOM_FAST_SEND", "1") == "0":
-        return None
-    for _ in range(6):
-        if isinstance(send, functools.partial):
-            protocol = send.args[0] if len(send.args) == 1 else None
-            needed = ("sendPreparedMessage", "transport", "send_queue", "state", "STATE_OPEN")
-            return protocol if all(hasattr(protocol, name) for name in needed) else None
-        send = getattr(getattr(send, "__self__", None), "real_send", None)
-        if send is None:
-            return None
-    return None
-
-
 class RoomConsumer(AsyncWebsocketConsumer):
     """One participant's socket in a live session's room."""
 
@@ -100,6 +60,10 @@ class RoomConsumer(AsyncWebsocketConsumer):
     #: The person's interface language, chosen once at connect (language.socket_language).
     language: str = settings.LANGUAGE_CODE
     origin: ClientOrigin = ClientOrigin()
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close with a plain int code (``CloseCode`` is an IntEnum; ASGI servers want ints)."""
+        await super().close(code=int(code) if isinstance(code, int) and code is not True else code, reason=reason)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -129,7 +93,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self._pending_close: int | None = None
         self._buffer: list[Envelope] = []
         self.node = get_node()
-        self._wire = _wire_of(getattr(self, "base_send", None))
+        self._wire = daphne_wire.frame_writer(getattr(self, "base_send", None))
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         await self.accept()
         version = (query.get("v") or [str(PROTOCOL_VERSION)])[0]
@@ -272,13 +236,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if envelope.seq <= self.last_seq:
                 return
             self.last_seq = envelope.seq
-        wire = self._wire
-        if (
-            wire is not None and wire.state == wire.STATE_OPEN and not wire.send_queue
-            and getattr(wire, "_perMessageCompress", None) is None and wire.transport is not None
-        ):
-            wire.transport.write(_prepared_frame(envelope).payloadHybi)
-        else:
+        if not daphne_wire.write_prepared(self._wire, envelope):
             await self.send(text_data=envelope.frame)
         if envelope.target == self.user_id or envelope.type == "room.ended":
             await self._react(envelope)

@@ -7,7 +7,9 @@
  */
 
 /** Close codes after which reconnecting cannot help. */
-const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4410, 4423, 4430, 4431]);
+const FINAL_CLOSE_CODES = new Set([1009, 4400, 4401, 4403, 4404, 4410, 4423, 4429, 4430, 4431]);
+/** The server closes the socket (1009) on a larger message; such a message is never sent. */
+export const MAX_MESSAGE_BYTES = 65536;
 const PING_EVERY_MS = 20000;
 const PONG_TIMEOUT_MS = 10000;
 
@@ -76,6 +78,13 @@ export class RoomConnection {
     this.counter += 1;
     const id = `${this.idPrefix}-${this.counter}`;
     const message = {type, id, ...fields};
+    if (new TextEncoder().encode(JSON.stringify(message)).length > MAX_MESSAGE_BYTES) {
+      // Sending it would close the socket (1009) and a resend after reconnecting would
+      // close it again: refuse it here, as the server would.
+      const error = {type: 'error', id, code: 'too_large', message: ''};
+      this.onError(error);
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, {message, resolve, reject});
       this.transmit(message);
@@ -150,7 +159,7 @@ export class RoomConnection {
     if (socket !== this.socket) return;
     this.stopHeartbeat();
     if (this.stopped) { this.onState('closed', {code: event.code}); return; }
-    if (FINAL_CLOSE_CODES.has(event.code) || event.code === 1009) {
+    if (FINAL_CLOSE_CODES.has(event.code)) {
       this.stopped = true;
       for (const entry of this.pending.values()) entry.reject({type: 'error', code: 'closed', message: ''});
       this.pending.clear();

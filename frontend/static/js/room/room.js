@@ -36,7 +36,8 @@ function notice(text) {
 
 /** @param {any} error */
 function showError(error) {
-  if (error && error.message) notice(error.message);
+  if (error && error.code === 'too_large') notice(t('That message is too long to send.'));
+  else if (error && error.message) notice(error.message);
 }
 
 let scheduled = false;
