@@ -387,17 +387,16 @@ def material_create_recording(
     description: str = "",
     file_name: str = "recording.webm",
     licence: str = Licence.ALL_RIGHTS_RESERVED,
+    scope: str = Scope.OWN_SCHOOL,
 ) -> Material:
-    """Publish a live session's recording to the library (called by the media worker).
+    """Publish a live session's recording to the library, as its host chose.
 
-    The session's host is the contributor and its school the contributing school; the
-    metadata come from the session, and the scope from its audience (everyone → public,
-    partner schools → partners, invited people → own school). The file is inspected
-    like any upload (it must really be audio or video).
+    Called when the host publishes a recording (sessions/scheduling/recordings.py), never
+    by itself: `scope` and `licence` are the host's choice. The session's host is the
+    contributor and its school the contributing school; the metadata come from the
+    session. The file is inspected like any upload (it must really be audio or video).
     """
     inspected = upload_inspect(file, declared_kind="recording")
-    audience = getattr(session, "audience", "partners")
-    scope = {"everyone": Scope.PUBLIC, "partners": Scope.PARTNERS}.get(audience, Scope.OWN_SCHOOL)
     values = _validate_metadata(
         dict(
             kind=MaterialKind.RECORDING,

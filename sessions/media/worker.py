@@ -457,7 +457,7 @@ class MediaWorker:
         await self._record_stop(session_id)
         names = self.finished.pop(session_id, [])
         if names:
-            await database_sync_to_async(_publish_recordings)(session_id, names)
+            await database_sync_to_async(_keep_recordings)(session_id, names)
         room = self.sfu.get_room(str(session_id))
         if room is not None:
             for participant in room.participant_ids:
@@ -537,7 +537,7 @@ def _keep_recording_part(session_id: int, name: str) -> None:
     The worker that stored it will not be there when the session ends, so the part is
     handed to the same path as a finished recording right away.
     """
-    _publish_recordings(session_id, [name])
+    _keep_recordings(session_id, [name])
 
 
 async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
@@ -572,10 +572,10 @@ def session_recordings_delete(session_id: int) -> int:
     return deleted
 
 
-def _publish_recordings(session_id: int, names: list[str]) -> None:
-    """Each finished recording of an ended session becomes a library material."""
-    from django.core.files.storage import default_storage
-
+def _keep_recordings(session_id: int, names: list[str]) -> None:
+    """Finished recordings stay with their session: a consult's with the consult, others with
+    the session's audience until the host publishes one (sessions/scheduling/recordings.py).
+    """
     from sessions.models import LiveSession, SessionKind
 
     session = LiveSession.objects.select_related("host").get(pk=session_id)
@@ -587,15 +587,9 @@ def _publish_recordings(session_id: int, names: list[str]) -> None:
         consult_recordings_kept(session_id=session_id, count=len(names))
         logger.info("session %s: consult recording kept, not published", session_id)
         return
-    from courses.library.services import material_create_recording
+    from sessions.scheduling.recordings import session_recordings_keep
 
-    for index, name in enumerate(names, start=1):
-        try:
-            with default_storage.open(name, "rb") as stored:
-                material_create_recording(session=session, file=stored, file_name=f"session-{session_id}-{index}.webm")
-            default_storage.delete(name)
-        except Exception:
-            logger.exception("session %s: recording %s could not be published", session_id, index)
+    session_recordings_keep(session_id=session_id, names=names)
 
 
 # ------------------------------------------------------------------ in process

@@ -5,3 +5,4 @@ from .room import *  # noqa: F401,F403
 from .consult import *  # noqa: F401,F403
 from .peer import *  # noqa: F401,F403
 from .slides import *  # noqa: F401,F403
+from .recording import *  # noqa: F401,F403

@@ -6,6 +6,8 @@ which the form turns into an aware datetime; the service stores it in UTC.
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 import zoneinfo
 
@@ -177,3 +179,20 @@ class RecommendationForm(forms.Form):
 class ReflectionForm(forms.Form):
     body = forms.CharField(label=_("Your reflection"), max_length=2000, widget=forms.Textarea(attrs={"rows": 5}))
     shared = forms.BooleanField(label=_("Share with the other participants"), required=False)
+
+
+class RecordingPublishForm(forms.Form):
+    """The host's choice when a recording goes to the library (sessions/scheduling/recordings.py)."""
+
+    scope = forms.ChoiceField(label=_("Who may see it in the library"), choices=())
+    licence = forms.ChoiceField(label=_("Licence"), choices=())
+    everyone_told = forms.BooleanField(
+        label=_("Everyone listed above was told that this recording will be in the library"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from courses.models import Licence, Scope
+
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = Scope.choices
+        self.fields["scope"].initial = Scope.OWN_SCHOOL
+        self.fields["licence"].choices = Licence.choices

@@ -294,9 +294,12 @@ def session_user_is_participant(*, session: LiveSession, user: User) -> bool:
         return False
     if _is_staff_of_session(session, user):
         return True
-    return SessionRegistration.objects.filter(
-        session=session, user=user, status=RegistrationStatus.REGISTERED
-    ).exists()
+    if SessionRegistration.objects.filter(session=session, user=user, status=RegistrationStatus.REGISTERED).exists():
+        return True
+    # A lecture or conference open to everyone needs no registration: being there counts.
+    from sessions.models import Attendance
+
+    return Attendance.objects.filter(session=session, user=user).exists()
 
 
 def session_has_ended(*, session: LiveSession, now: dt.datetime | None = None) -> bool:

@@ -437,12 +437,13 @@ def recommendation_create(*, by: User, session: LiveSession, body: str, base_url
 
 
 def reflection_save(*, by: User, session: LiveSession, body: str, shared: bool = False) -> Reflection:
-    """A participant of a peer session writes (or rewrites) their reflection, after it.
+    """A participant writes (or rewrites) their reflection on a session, after it.
 
-    Private unless `shared`; shared reflections are read by the other participants only.
+    Every kind of session but consults (their record is the signed note). Private unless
+    `shared`; shared reflections are read by the other participants only.
     """
-    if session.kind != SessionKind.PEER:
-        raise InvalidRequest(_("Reflections are for peer sessions."), code="not_peer_session")
+    if session.kind == SessionKind.CONSULT:
+        raise InvalidRequest(_("A consult's record is its signed note."), code="consult_session")
     if not session_user_is_participant(session=session, user=by):
         raise PermissionRefused(_("Only the people who took part can write a reflection."), code="not_participant")
     if session.status == SessionStatus.CANCELLED:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,8 +26,8 @@ from server.people.models import User
 
 from sessions.models import CalendarFeed, LiveSession, RegistrationStatus, SessionKind, SessionStatus
 
-from . import ics, selectors, services
-from .forms import CatalogFilterForm, InviteForm, RecommendationForm, ReflectionForm, SessionForm
+from . import ics, recordings, selectors, services
+from .forms import CatalogFilterForm, InviteForm, RecommendationForm, RecordingPublishForm, ReflectionForm, SessionForm
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
         "reflections": selectors.session_reflections_for(session=session, user=user),
         "may_recommend": is_host and ended and session.kind == SessionKind.CASE_CONFERENCE
         and session.status != SessionStatus.CANCELLED and session.presenter_id not in (None, user.pk),
-        "may_reflect": ended and session.kind == SessionKind.PEER and session.status != SessionStatus.CANCELLED
+        "may_reflect": ended and session.status != SessionStatus.CANCELLED
         and selectors.session_user_is_participant(session=session, user=user),
+        "recordings": recordings.session_recordings_for(session=session, user=user) if ended else [],
         "invite_form": InviteForm() if is_host else None,
         "recommendation_form": RecommendationForm(),
     }
@@ -102,7 +104,45 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
         context["reflection_form"] = ReflectionForm(initial={"body": mine.body, "shared": mine.shared} if mine else None)
     if is_host:
         context["participants"] = session.registrations.exclude(status=RegistrationStatus.CANCELLED).select_related("user")
+        context["publish_form"] = RecordingPublishForm()
+        for recording in context["recordings"]:
+            if not recording.is_published:
+                recording.recorded_people = recordings.session_recording_recorded_people(recording=recording)
     return render(request, "scheduling/detail.html", context)
+
+
+@login_required
+def recording_download(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
+    """A recording for its audience only (not the catalogue's whole audience); never cached."""
+    session = _visible_session(request, session_id)
+    try:
+        recording = recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
+    except InvalidRequest as missing:
+        raise Http404(missing.message) from missing
+    response = FileResponse(default_storage.open(recording.name, "rb"), content_type="video/webm")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="session-{session.pk}-recording-{recording.pk}.webm"'
+    response["Cache-Control"] = "private, no-store"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@require_POST
+@login_required
+def recording_publish(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
+    session = _visible_session(request, session_id)
+    try:
+        recording = recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
+    except InvalidRequest as missing:
+        raise Http404(missing.message) from missing
+    form = RecordingPublishForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose who may see it and its licence, and confirm that everyone recorded was told."))
+        return redirect("scheduling:detail", session.pk)
+    return _act(request, session, lambda: recordings.session_recording_publish(
+        by=request.user, recording=recording, scope=form.cleaned_data["scope"], licence=form.cleaned_data["licence"],
+        everyone_told=form.cleaned_data["everyone_told"],
+    ), _("The recording is in the library; the people in it were told by e-mail."))
 
 
 def _form_page(request: HttpRequest, form: SessionForm, session: LiveSession | None, status: int = 200) -> HttpResponse:

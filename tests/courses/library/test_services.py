@@ -173,7 +173,7 @@ def test_session_recording_becomes_a_material(people, library_storage):
         language="en", host=people.tanaka, institution=people.schools.tokyo, starts_at=start,
         ends_at=start + timedelta(hours=1), audience="partners",
     )
-    material = material_create_recording(session=session, file=io.BytesIO(webm_bytes(1.0)))
+    material = material_create_recording(session=session, file=io.BytesIO(webm_bytes(1.0)), scope="partners")  # the host's choice
     assert (material.kind, material.scope, material.discipline) == ("recording", "partners", "Neurology")
     assert material.session == session and material.contributed_by == people.tanaka
     assert material_get_for_user(people.amina, material.pk)  # Lagos–Tokyo active

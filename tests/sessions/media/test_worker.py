@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django.core.files.storage import default_storage
 
 from courses.models import Material
-from sessions.models import Participant, RoomEvent, SessionKind
+from sessions.models import Participant, RoomEvent, SessionKind, SessionRecording
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
 
@@ -206,7 +206,7 @@ def check_playable(path_or_file, *, min_seconds: float) -> None:
         assert duration >= min_seconds
 
 
-async def test_host_records_everyone_sees_the_notice_and_the_recording_becomes_a_material(people, clients):
+async def test_host_records_everyone_sees_the_notice_and_the_recording_stays_with_the_session(people, clients):
     live = await conference(people)
     host = await clients(people.tanaka, live.pk)
     await host.join(ToneTrack(), MovingVideoTrack())
@@ -226,12 +226,15 @@ async def test_host_records_everyone_sees_the_notice_and_the_recording_becomes_a
         check_playable(stored, min_seconds=2)
     await host.send("room.end")
     for _ in range(150):
-        if await db(lambda: Material.objects.filter(session=live, kind="recording").exists()):
+        if await db(lambda: SessionRecording.objects.filter(session=live).exists()):
             break
         await asyncio.sleep(0.1)
-    material = await db(Material.objects.get, session=live, kind="recording")
-    assert live.title in material.title
-    assert await db(_recordings, live.pk) == []
+    kept = await db(SessionRecording.objects.get, session=live)
+    assert kept.name.endswith(names[0]) and not kept.is_published
+    assert people.amina.pk in kept.recorded_user_ids, "she was in the room and saw the notice"
+    # Nothing reaches the library until the host publishes it (sessions/scheduling/recordings.py).
+    assert not await db(lambda: Material.objects.filter(session=live).exists())
+    assert await db(_recordings, live.pk) == names
 
 
 async def _consult_being_recorded(people, clients):

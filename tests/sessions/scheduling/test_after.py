@@ -114,9 +114,15 @@ def test_reflection_waits_for_the_end(people, make_session):
         services.reflection_save(by=people.lukas, session=session, body="Too early")
 
 
-def test_reflections_are_for_peer_sessions_only(people, conference):
-    with pytest.raises(InvalidRequest, match="Reflections are for peer sessions."):
-        services.reflection_save(by=people.amina, session=conference, body="x")
+def test_an_attendee_of_a_case_conference_writes_a_reflection_too(people, conference):
+    reflection = services.reflection_save(by=people.amina, session=conference, body="I will ask about travel history first.")
+    assert reflection.session == conference and not reflection.shared
+
+
+def test_reflections_refuse_a_consult(people, make_session):
+    consult = make_session(people.mensah, kind=SessionKind.CONSULT, starts_in=PAST)
+    with pytest.raises(InvalidRequest, match="A consult's record is its signed note."):
+        services.reflection_save(by=people.mensah, session=consult, body="x")
 
 
 def test_overlong_reflection_is_refused(people, peer):

@@ -14,17 +14,18 @@ const connection = new RoomConnection(socketUrl(root.dataset.socketPath || ''), 
 /** Other parts of the page (media) can listen: `room:event`, `room:snapshot`. */
 window.openRoundsRoom = {connection, model};
 
+/** Why the socket closed for good, in the person's language (docs/protocol.md, close codes). */
 const CLOSE_TEXT = {
-  4401: 'Please log in again.',
-  4403: 'You are not in the audience of this session.',
-  4404: 'There is no such session.',
-  4410: 'This session has ended.',
-  4423: 'The host has locked the room.',
-  4429: 'Too many messages were sent; reload the page to rejoin.',
-  4430: 'The host removed you from this session.',
-  4431: 'The host did not let you in.',
-  1009: 'A message was too large.',
-  4400: 'Please reload the page.',
+  4401: () => t('Please log in again.'),
+  4403: () => t('You are not in the audience of this session.'),
+  4404: () => t('There is no such session.'),
+  4410: () => t('This session has ended.'),
+  4423: () => t('The host has locked the room.'),
+  4429: () => t('Too many messages were sent; reload the page to rejoin.'),
+  4430: () => t('The host removed you from this session.'),
+  4431: () => t('The host did not let you in.'),
+  1009: () => t('A message was too large.'),
+  4400: () => t('Please reload the page.'),
 };
 
 /** @param {string} text */
@@ -65,7 +66,7 @@ connection.onState = (state, detail = {}) => {
   byId('room-lobby-wait').hidden = state !== 'lobby';
   if (state === 'open') { byId('room-body').hidden = false; notice(''); }
   if (state === 'closed' && detail.code && CLOSE_TEXT[detail.code]) {
-    notice(t(CLOSE_TEXT[detail.code]));
+    notice(CLOSE_TEXT[detail.code]());
     byId('room-body').setAttribute('inert', '');
   }
 };
