@@ -2,16 +2,24 @@
 
 Load balancers and the operator read it; 503 when any part is down, so a process that
 lost Redis is taken out of rotation instead of silently dropping room events.
+
+Everyone gets the status code and one plain word per component (`up` / `down`). The
+backend classes and error class names (which tell an attacker what runs here) and the
+live media workers only go to staff signed in, or to a caller presenting
+`settings.HEALTHZ_TOKEN` as `Authorization: Bearer <token>` (monitoring).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest
@@ -31,10 +39,14 @@ class Component(Schema):
 
 
 class Health(Schema):
+    """What everyone sees: the verdict and a word per component."""
+
     ok: bool
-    database: Component
-    channel_layer: Component
-    storage: Component
+    database: str
+    channel_layer: str
+    storage: str
+    #: Only for staff or the monitoring token: backends, errors, media workers.
+    details: dict[str, Any] | None = None
 
 
 def _database_check() -> Component:
@@ -76,6 +88,34 @@ def _storage_check() -> Component:
         return Component(ok=False, backend=backend, error=type(error).__name__)
 
 
+async def _may_see_details(request: HttpRequest) -> bool:
+    token = str(getattr(settings, "HEALTHZ_TOKEN", "") or "")
+    offered = request.headers.get("Authorization", "")
+    if token and offered.startswith("Bearer ") and hmac.compare_digest(offered[7:].strip(), token):
+        return True
+    user = await request.auser()
+    return bool(user.is_authenticated and user.is_staff)
+
+
+async def _media_workers() -> dict[str, Any]:
+    """The live media workers and their load (registry placement only)."""
+    from sessions.media.placement import worker_registry
+    from sessions.media.worker import placement_by_registry
+
+    if not placement_by_registry():
+        return {"placement": "embedded or static"}
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            alive = await worker_registry().alive()
+    except Exception as error:  # noqa: BLE001
+        return {"placement": "registry", "error": type(error).__name__}
+    return {"placement": "registry", "live": [{"id": w.id, "draining": w.draining, **w.load.__dict__} for w in alive]}
+
+
+def _word(component: Component) -> str:
+    return "up" if component.ok else "down"
+
+
 @health_api.get("/healthz", response={200: Health, 503: Health}, auth=None)
 async def healthz(request: HttpRequest) -> Status[Health]:
     database, layer, storage = await asyncio.gather(
@@ -83,7 +123,13 @@ async def healthz(request: HttpRequest) -> Status[Health]:
         _channel_layer_check(),
         sync_to_async(_storage_check, thread_sensitive=False)(),
     )
-    health = Health(ok=database.ok and layer.ok and storage.ok, database=database, channel_layer=layer, storage=storage)
-    if not health.ok:
-        logger.warning("healthz: down database=%s layer=%s storage=%s", database.ok, layer.ok, storage.ok)
-    return Status(200 if health.ok else 503, health)
+    ok = database.ok and layer.ok and storage.ok
+    details = None
+    if await _may_see_details(request):
+        details = {"database": database.dict(), "channel_layer": layer.dict(), "storage": storage.dict(),
+                   "media_workers": await _media_workers()}
+    health = Health(ok=ok, database=_word(database), channel_layer=_word(layer), storage=_word(storage), details=details)
+    if not ok:
+        logger.warning("healthz: down database=%s layer=%s storage=%s (%s %s %s)", database.ok, layer.ok, storage.ok,
+                       database.error, layer.error, storage.error)
+    return Status(200 if ok else 503, health)

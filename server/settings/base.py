@@ -261,6 +261,8 @@ MEDIA_UDP_PORT_MAX = int(os.environ.get("MEDIA_UDP_PORT_MAX", "40999"))
 # live worker announced in Redis and moves it when that worker dies or drains; "static"
 # spreads sessions by id over MEDIA_WORKER_COUNT fixed channels.
 MEDIA_PLACEMENT = os.environ.get("MEDIA_PLACEMENT", "registry")
+# /healthz gives backends and errors only to staff, or to monitoring with this bearer token.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
 # The embedded default runs the media worker inside the web process; production web
 # processes set MEDIA_WORKER_IN_PROCESS=0 and run `manage.py media_worker` beside them.
 MEDIA_WORKER_IN_PROCESS = env_bool("MEDIA_WORKER_IN_PROCESS", True)
