@@ -18,6 +18,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from server.storable_text import has_unstorable_character
+
 PROTOCOL_VERSION = 1
 
 #: Longest texts a person may send (characters).
@@ -157,6 +159,9 @@ def _clean_value(name: str, value: Any, spec: Field) -> Any:
     if spec.kind == "str":
         if not isinstance(value, str):
             raise ProtocolError(ErrorCode.WRONG_FIELD, _("'%(name)s' must be text.") % named, field=name)
+        if has_unstorable_character(value):  # PostgreSQL refuses it; refuse it on every database
+            raise ProtocolError(ErrorCode.WRONG_FIELD,
+                                _("'%(name)s' contains a character that cannot be stored.") % named, field=name)
         value = value.strip()
         if spec.required and not value:
             raise ProtocolError(ErrorCode.MISSING_FIELD, _("'%(name)s' must not be empty.") % named, field=name)

@@ -191,3 +191,24 @@ def test_the_note_update_acknowledgement_carries_the_number_of_the_stored_event(
 
     ack, event = asyncio.run(scenario())
     assert isinstance(ack["seq"], int) and ack["seq"] == event["seq"]
+
+
+def test_text_the_database_cannot_store_is_refused_as_wrong_field_and_the_socket_stays(people, live_site):
+    """NUL and lone surrogates: PostgreSQL refuses them, so the room refuses them everywhere."""
+    live = make_session(people)
+    cookies = signed_in(people.amina)
+
+    async def scenario() -> list[dict[str, Any]]:
+        amina = await joined(live_site, cookies[people.amina.pk], live.pk)
+        replies = []
+        for n, text in enumerate(("before\u0000after", "lone \ud800 surrogate")):
+            await amina.socket.send(json.dumps({"type": "chat.send", "id": f"bad-{n}", "text": text}))
+            replies.append(await amina.expect(lambda m, n=n: m.get("id") == f"bad-{n}"))
+        sent = await amina.send("chat.send", text="Plain text still works")
+        replies.append(await amina.expect(lambda m: m.get("id") == sent))
+        return replies
+
+    nul, surrogate, fine = asyncio.run(scenario())
+    for refused in (nul, surrogate):
+        assert refused["type"] == "error" and refused["code"] == "wrong_field" and refused["field"] == "text"
+    assert fine["type"] == "ack" and isinstance(fine["seq"], int)
