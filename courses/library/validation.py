@@ -68,7 +68,6 @@ _HTML_MARKERS = re.compile(
     rb"<(?:script|html|body|iframe|object|embed|frameset|meta\s+http-equiv)[\s/>]|<!doctype\s+html|<\?php[\s]",
     re.IGNORECASE,
 )
-_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia|XFA)[\s/(<\[]")
 _SVG_DANGER = re.compile(
     rb"<script|<foreignobject|<iframe|<embed|<object|\son[a-z]+\s*=|javascript:|data:text/html|<!entity|<!doctype"
     rb"|(?:xlink:)?href\s*=\s*[\"']\s*(?:https?:|//)",
@@ -78,6 +77,27 @@ _SVG_DANGER = re.compile(
 
 def refuse(code: str, message: str) -> InvalidRequest:
     return InvalidRequest(message, code)
+
+
+def _refuse_active_pdf(fileobj: IO[bytes]) -> None:
+    """Refuse a PDF whose parsed document holds scripts, launch actions or embedded files.
+
+    The bytes are not enough (hex-escaped names, compressed object streams): see
+    courses/library/pdf_inspection.py.
+    """
+    from .pdf_inspection import PdfUnreadable, pdf_active_content
+
+    try:
+        found = pdf_active_content(fileobj)
+    except PdfUnreadable:
+        raise refuse("pdf_unreadable", _("This PDF could not be read (it may be damaged or password-protected); "
+                                         "export it again and upload the new file.")) from None
+    if found:
+        logger.info("PDF refused: active content %s", found)
+        raise refuse(
+            "pdf_active_content",
+            _("PDFs with JavaScript, launch actions or embedded files are not accepted; print or export the PDF again without them."),
+        )
 
 
 @dataclass
@@ -403,12 +423,8 @@ def upload_inspect(fileobj: IO[bytes], *, declared_kind: str | None = None) -> I
             kind = real
             content_type = content_type.replace("video/", "audio/") if real == "audio" else content_type
     if kind == "pdf":
-        active, digest = _scan(fileobj, _PDF_ACTIVE)
-        if active:
-            raise refuse(
-                "pdf_active_content",
-                _("PDFs with JavaScript, launch actions or embedded files are not accepted; print or export the PDF again without them."),
-            )
+        digest = _scan(fileobj, _HTML_MARKERS, limit=0)[1]  # the digest; the document is inspected parsed
+        _refuse_active_pdf(fileobj)
     elif kind == "image":
         hidden, digest = _scan(fileobj, _HTML_MARKERS)
         if hidden:

@@ -70,12 +70,14 @@ def test_a_deck_over_the_page_limit_fails_with_too_many_pages(people, live, loca
     assert (deck.status, deck.error_code, deck.pages.count()) == (DeckStatus.FAILED, "too_many_pages", 0)
 
 
-def test_a_damaged_pdf_fails_as_unreadable_without_harming_the_server(people, live, local_storage):
+def test_a_damaged_pdf_is_refused_as_unreadable_at_upload(people, live, local_storage):
+    """The upload's inspection parses the PDF (courses/library/pdf_inspection.py) and says so at once."""
+    from server.people.errors import InvalidRequest
+
     broken = b"%PDF-1.4\n" + b"\x00garbage" * 200
-    deck = services.deck_create_from_upload(user=people.tanaka, session=live, upload=pdf_upload(broken))
-    assert services.deck_render(deck_id=deck.pk) is False
-    deck.refresh_from_db()
-    assert (deck.status, deck.error_code) == (DeckStatus.FAILED, "pdf_unreadable")
+    with pytest.raises(InvalidRequest) as refusal:
+        services.deck_create_from_upload(user=people.tanaka, session=live, upload=pdf_upload(broken))
+    assert refusal.value.code == "pdf_unreadable"
 
 
 def test_a_render_past_its_time_is_killed(tmp_path):

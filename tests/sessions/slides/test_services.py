@@ -40,8 +40,16 @@ def test_a_pdf_over_the_size_limit_is_refused(people, live, local_storage, setti
 
 
 def test_a_pdf_with_javascript_is_refused(people, live, local_storage):
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(slides_pdf(1))) as pdf:  # a real action, in an object stream
+        pdf.Root.OpenAction = pdf.make_indirect(pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)")))
+        out = io.BytesIO()
+        pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     with pytest.raises(InvalidRequest) as refusal:
-        _deck_from(people, live, slides_pdf(1, extra=b"\n/JavaScript (app.alert(1))"))
+        _deck_from(people, live, out.getvalue())
     assert refusal.value.code == "pdf_active_content"
 
 
