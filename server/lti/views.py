@@ -20,7 +20,10 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from django_ratelimit.decorators import ratelimit
+
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.throttling import rate
 
 from . import claims, selectors, services
 
@@ -36,6 +39,7 @@ def _refusal(request: HttpRequest, error: InvalidRequest | PermissionRefused) ->
 @csrf_exempt
 @xframe_options_exempt
 @require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate=rate(60), block=True)
 def login_initiation(request: HttpRequest) -> HttpResponse:
     """Third-party initiated login: remember a state in a cookie and send the browser to the platform."""
     params = request.POST if request.method == "POST" else request.GET
@@ -62,6 +66,7 @@ def login_initiation(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @xframe_options_exempt
 @require_POST
+@ratelimit(key="ip", rate=rate(60), block=True)
 def launch(request: HttpRequest) -> HttpResponse:
     """The platform posts the id_token here; a valid launch logs the person in and opens the target."""
     state = request.POST.get("state", "")

@@ -1,8 +1,17 @@
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django_ratelimit.decorators import ratelimit
 
 from . import views
+from .throttling import rate
+
+#: Password reset mails cost a stranger nothing: per address and per account asked for.
+password_reset = ratelimit(key="ip", rate=rate(10), method="POST", block=True)(
+    ratelimit(key="post:email", rate=rate(3), method="POST", block=True)(auth_views.PasswordResetView.as_view())
+)
 
 urlpatterns = [
+    path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/profile/", views.profile, name="profile"),

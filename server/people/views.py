@@ -12,7 +12,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from django_ratelimit.decorators import ratelimit
+
 from . import selectors, services
+from .throttling import rate
 from .errors import InvalidRequest, PermissionRefused
 from .forms import InvitationForm, PartnershipProposalForm, ProfileForm, SignUpForm
 from .models import Institution, Invitation, Membership, Partnership, PersonalAccessToken
@@ -198,6 +201,7 @@ def partnership_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@ratelimit(key="user", rate=rate(10), method="POST", block=True)
 def access_tokens(request: HttpRequest) -> HttpResponse:
     new_secret = None
     if request.method == "POST":

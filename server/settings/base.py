@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "channels",
     "django_countries",
     "storages",
+    "axes",
     "server.people",
     "server.lti",
     "sessions.apps.LiveSessionsConfig",
@@ -78,7 +80,19 @@ MIDDLEWARE = [
     "server.people.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_ratelimit.middleware.RatelimitMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# -- throttling (server/people/throttling.py) -------------------------------------------
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each counted on its own: either locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "server.people.throttling.login_locked_out"
+AXES_VERBOSE = False
+RATELIMIT_VIEW = "server.people.throttling.rate_limited"
 
 ROOT_URLCONF = "server.urls"
 ASGI_APPLICATION = "server.asgi.application"
@@ -124,6 +138,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Every Redis channel and key OpenRounds uses starts with this, so two deployments (or two
 # test runs) can share one Redis without hearing each other's rooms and media workers.
 REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "openrounds")
+if REDIS_URL:
+    # Shared by every process: rate limits (django-ratelimit) must count across them.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": REDIS_NAMESPACE}}
+else:
+    # One process (the demo): its own memory is the whole truth.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
