@@ -8,6 +8,7 @@ HTTPS so it survives that POST). Pages may be shown inside the platform's iframe
 from __future__ import annotations
 
 from dataclasses import asdict
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -29,6 +30,25 @@ from . import claims, selectors, services
 
 STATE_COOKIE_PREFIX = "lti-state-"
 DEEP_LINK_SESSION_KEY = "lti_deep_link"
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("https", "http") and parts.netloc else None
+
+
+def _embeddable_by(response: HttpResponse, *urls: str, posts_to: str = "") -> HttpResponse:
+    """Let the course platform frame this page (CSP frame-ancestors) and, for the deep-link
+    return, post back to it (form-action); every other page stays 'self' only."""
+    origins = [origin for origin in map(_origin, urls) if origin]
+    update: dict[str, list[str]] = {}
+    if origins:
+        update["frame-ancestors"] = origins
+    if posts_to and _origin(posts_to):
+        update["form-action"] = [_origin(posts_to)]
+    if update:
+        response._csp_update = update  # type: ignore[attr-defined]  # read by django-csp's middleware
+    return response
 
 
 def _refusal(request: HttpRequest, error: InvalidRequest | PermissionRefused) -> HttpResponse:
@@ -89,7 +109,8 @@ def launch(request: HttpRequest) -> HttpResponse:
         if accepted.document_target in {"iframe", "frame"}:
             # Our pages refuse to be framed (X-Frame-Options: DENY) and browsers drop our
             # cookies inside another site's frame, so offer the page in its own tab.
-            response = render(request, "lti/open.html", {"target": target or reverse("home")})
+            response = _embeddable_by(render(request, "lti/open.html", {"target": target or reverse("home")}),
+                                      accepted.platform.issuer)
         else:
             response = redirect(target or "home")
     response.delete_cookie(STATE_COOKIE_PREFIX + state, path="/lti/")
@@ -125,8 +146,10 @@ def deep_link(request: HttpRequest) -> HttpResponse:
                 launch_url=request.build_absolute_uri(reverse("lti:launch")),
             )
             del request.session[DEEP_LINK_SESSION_KEY]
-            return render(request, "lti/deep_link_return.html", {"return_url": context.return_url, "jwt": token})
-    return render(request, "lti/deep_link.html", {"form": form}, status=400 if form.errors else 200)
+            return _embeddable_by(render(request, "lti/deep_link_return.html", {"return_url": context.return_url, "jwt": token}),
+                                  context.return_url, posts_to=context.return_url)
+    return _embeddable_by(render(request, "lti/deep_link.html", {"form": form}, status=400 if form.errors else 200),
+                          services.DeepLinkContext(**stored).return_url)
 
 
 @require_GET

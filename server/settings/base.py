@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_countries",
     "storages",
     "axes",
+    "csp",
     "server.people",
     "server.lti",
     "sessions.apps.LiveSessionsConfig",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "server.people.middleware.UserTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -312,3 +314,44 @@ if not REDIS_URL:
     logger.info(
         "REDIS_URL is not set: using the in-memory channel layer, which serves one process only."
     )
+
+
+# -- Content-Security-Policy (django-csp) ------------------------------------------------
+# No inline script or style anywhere (every script is a static ES module); files come from
+# this site or, signed, from the file storage's own address (S3, MinIO: STORAGE_ORIGINS);
+# sockets only to this site. LTI pages that a course platform embeds widen frame-ancestors
+# themselves (server/lti/views.py). Chromium proves every page works under it:
+# tests/reach/test_csp.py.
+from csp.constants import NONE, SELF  # noqa: E402
+
+
+def _storage_origins() -> list[str]:
+    from urllib.parse import urlsplit
+
+    origins = []
+    for url in (os.environ.get("AWS_S3_ENDPOINT_URL", ""), os.environ.get("AWS_S3_CUSTOM_DOMAIN", "")):
+        if url:
+            parts = urlsplit(url if "://" in url else f"https://{url}")
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if bucket and not os.environ.get("AWS_S3_ENDPOINT_URL"):
+        origins += [f"https://{bucket}.s3.amazonaws.com", "https://*.s3.amazonaws.com"]
+    return origins
+
+
+STORAGE_ORIGINS = _storage_origins()
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:", *STORAGE_ORIGINS],
+        "media-src": [SELF, "blob:", *STORAGE_ORIGINS],
+        "connect-src": [SELF, *STORAGE_ORIGINS],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    },
+}
