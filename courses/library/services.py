@@ -81,7 +81,7 @@ def _clean_case(case: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def material_search_text(*, material: Material) -> str:
-    """The text that full-text search reads: title, description, topics and the case."""
+    """The text that full-text search reads: title, description, topics, the case and the file's text."""
     parts = [
         material.title,
         material.description,
@@ -93,7 +93,40 @@ def material_search_text(*, material: Material) -> str:
     case = material.case or {}
     parts += [str(case.get(key) or "") for key in CASE_SECTIONS]
     parts += [str(p) for p in case.get("learning_points") or []]
+    parts.append(material.file_text)  # the words inside the file (text_extraction.py)
     return "\n".join(p for p in parts if p)
+
+
+def _file_text(inspected: Any, upload: IO[bytes] | None) -> str:
+    """The searchable text of an inspected upload (PDFs), read before any row is written."""
+    if inspected is None or upload is None or inspected.content_type != "application/pdf":
+        return ""
+    from .text_extraction import pdf_text
+
+    return pdf_text(upload)
+
+
+def material_index_file_text(*, material: Material) -> bool:
+    """Read the text of the material's current main PDF into its search text (backfill).
+
+    Returns whether any text was found. Does not make a new version: the file is the same.
+    """
+    from django.core.files.storage import default_storage
+
+    from .selectors import material_current_files
+    from .text_extraction import pdf_text
+
+    main = next((f for f in material_current_files(material=material) if f.role == FileRole.MAIN), None)
+    if main is None or main.content_type != "application/pdf":
+        return False
+    with default_storage.open(main.storage_name, "rb") as stored:
+        text = pdf_text(stored)
+    with transaction.atomic():
+        locked = Material.objects.select_for_update().get(pk=material.pk)
+        locked.file_text = text
+        locked.search_text = material_search_text(material=locked)
+        locked.save(update_fields=["file_text", "search_text"])
+    return bool(text)
 
 
 def _validate_metadata(values: dict[str, Any]) -> dict[str, Any]:
@@ -267,11 +300,13 @@ def material_create(
              authors=authors, url=url, case=case)
     )
     image_checks = _inspect_case_images(case_images) if kind == MaterialKind.CASE else []
+    file_text = _file_text(inspected, upload)
     stored: list[str] = []
     try:
         with transaction.atomic():
             now = timezone.now()
-            material = Material(institution=school, contributed_by=user, version=1, created_at=now, updated_at=now, **values)
+            material = Material(institution=school, contributed_by=user, version=1, created_at=now, updated_at=now,
+                                file_text=file_text, **values)
             material.search_text = material_search_text(material=material)
             material.save()
             version = MaterialVersion.objects.create(
@@ -327,6 +362,7 @@ def material_update(
     image_checks = _inspect_case_images(case_images) if material.kind == MaterialKind.CASE else []
     if inspected is None and not case_images and all(values[k] == getattr(material, k) for k in values):
         raise InvalidRequest(_("Nothing was changed."), "no_change")
+    new_file_text = _file_text(inspected, upload)
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -334,6 +370,8 @@ def material_update(
             previous = locked.versions.filter(number=locked.version).first()
             for name, value in values.items():
                 setattr(locked, name, value)
+            if inspected is not None:
+                locked.file_text = new_file_text
             locked.version += 1
             locked.updated_at = timezone.now()
             locked.search_text = material_search_text(material=locked)

@@ -110,6 +110,8 @@ class Material(models.Model):
     # services, indexed by FTS5 (SQLite) or a GIN tsvector index (PostgreSQL): see
     # courses/library/search.py and the 0002 migration.
     search_text = models.TextField(blank=True, default="")
+    #: The text inside the current main file (PDFs), for search (courses/library/text_extraction.py).
+    file_text = models.TextField(blank=True, default="")
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
