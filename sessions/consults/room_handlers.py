@@ -37,9 +37,11 @@ from .audit import AuditSource
 logger = logging.getLogger(__name__)
 
 # Room roles of a consult. Observers watch: no media, no writing, no moderation.
-register_role("supervisor", {"chat", "hand", "ask", "vote", "present", "moderate"})
-register_role("trainee", {"chat", "hand", "ask", "vote", "present"})
-register_role("observer", {"hand"})
+# A consult is a conversation of two or three, not a lecture: nobody raises a hand or shows
+# slides (refused here; the page does not offer them). Media follow the consult's own rules.
+register_role("supervisor", {"chat", "ask", "vote", "moderate"})
+register_role("trainee", {"chat", "ask", "vote"})
+register_role("observer", set())
 
 MODES = ("video", "audio", "text")
 

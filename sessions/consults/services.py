@@ -329,7 +329,8 @@ def consent_record(
     consult itself make no sense and are refused. A new form adds rows (history stays).
     """
     selectors.consult_require_role(user=by, consult=consult, roles=(TRAINEE,))
-    _require_open(consult)
+    if not consult.takes_consent:  # from the request on: the trainee is with the patient already
+        _require_open(consult)
     if (recording_given or teaching_given) and not consult_given:
         raise InvalidRequest(
             _("Recording or teaching use need the patient's consent to the consult itself."), code="consent_inconsistent"

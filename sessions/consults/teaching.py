@@ -207,8 +207,13 @@ def teaching_case_withdraw_for_consent(*, by: User, consult: ConsultRequest, sou
 
 
 def teaching_status(*, consult: ConsultRequest) -> str:
+    """What the consult page offers: "possible" only when sharing would succeed (the patient
+    consented to teaching and the note is signed), so the button never leads to a refusal."""
     if consult.teaching_material_id:
         return "shared"
     if consult.status == ConsultStatus.CANCELLED:
         return "none"
-    return "possible" if selectors.consult_has_consent(consult=consult, scope=ConsentScope.TEACHING) else "no_consent"
+    if not selectors.consult_has_consent(consult=consult, scope=ConsentScope.TEACHING):
+        return "no_consent"
+    note = ConsultNote.objects.filter(consult=consult).only("signed_at").first()
+    return "possible" if note is not None and note.is_signed else "note_not_signed"

@@ -105,6 +105,12 @@ class ConsultRequest(models.Model):
     def is_open(self) -> bool:
         return self.status in {ConsultStatus.ACCEPTED, ConsultStatus.SCHEDULED}
 
+    @property
+    def takes_consent(self) -> bool:
+        """The trainee is with the patient from the request on: consent may be recorded (or
+        withdrawn) as soon as the consult is requested, not only once a supervisor accepts."""
+        return self.status in {ConsultStatus.REQUESTED, ConsultStatus.ACCEPTED, ConsultStatus.SCHEDULED}
+
 
 class SupervisorRoster(models.Model):
     """A supervisor's place on the roster: what they supervise, in which languages."""

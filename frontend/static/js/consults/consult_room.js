@@ -142,8 +142,11 @@ window.addEventListener('room:event', (/** @type {CustomEvent} */ event) => appl
 
 /** @param {any} error */
 function failed(error) {
-  const message = (error && error.message) || t('That did not work; try again.');
-  noteStatus(message, true);
+  // A refusal from the room (type "error") is already in the person's words and language;
+  // anything else (a browser exception) is technical: a plain sentence here, details in the console.
+  const refusal = error && error.type === 'error' && error.message;
+  if (!refusal) console.warn('consult room', error);
+  noteStatus(refusal || t('That did not work; try again.'), true);
 }
 
 // -- guidance (supervisor) --------------------------------------------------------------

@@ -33,7 +33,8 @@ export function renderPeople(model, connection, onError) {
     ]);
   }));
   const hands = model.hands();
-  byId('hand-list').replaceChildren(...(hands.length ? hands.map((p) => el('li', {}, [
+  const handList = byId('hand-list');  // absent in a consult (no hands to raise)
+  if (handList) handList.replaceChildren(...(hands.length ? hands.map((p) => el('li', {}, [
     el('span', {text: p.name}), ' ',
     host ? el('button', {type: 'button', class: 'secondary', onclick: act('floor.grant', {user_id: p.user_id}), text: t('Give the floor')}) : null,
     host ? el('button', {type: 'button', class: 'secondary', onclick: act('hand.lower', {user_id: p.user_id}), text: t('Lower')}) : null,
@@ -46,8 +47,10 @@ export function renderPeople(model, connection, onError) {
     el('button', {type: 'button', class: 'secondary', onclick: act('lobby.refuse', {user_id: p.user_id}), text: t('Refuse')}),
   ])));
   const hand = byId('hand-button');
-  hand.textContent = model.you.hand_raised ? t('Lower hand') : t('Raise hand');
-  hand.setAttribute('aria-pressed', String(model.you.hand_raised));
+  if (hand) {
+    hand.textContent = model.you.hand_raised ? t('Lower hand') : t('Raise hand');
+    hand.setAttribute('aria-pressed', String(model.you.hand_raised));
+  }
   byId('my-role').textContent = `${t('Your role')}: ${t(model.you.role)}` + (model.you.muted ? ` · ${t('muted by the host')}` : '') + (model.you.has_floor ? ` · ${t('you have the floor')}` : '');
 }
 
@@ -57,7 +60,9 @@ export function renderPeople(model, connection, onError) {
  * @param {(error: any) => void} onError
  */
 export function wireHand(model, connection, onError) {
-  byId('hand-button').addEventListener('click', () => {
+  const hand = byId('hand-button');
+  if (!hand) return;
+  hand.addEventListener('click', () => {
     connection.send(model.you.hand_raised ? 'hand.lower' : 'hand.raise').catch(onError);
   });
 }
