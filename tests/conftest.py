@@ -18,6 +18,16 @@ from server.people.models import User
 pytest_plugins = ["tests.browser_support"]
 
 
+@pytest.fixture(autouse=True)
+def _interface_language_reset():
+    """Each test starts in the default language: a request with Accept-Language (or a
+    socket in French) activates a language in this thread, and Django leaves it active."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def people(db) -> SimpleNamespace:
     """Every demo user by username, and every demo school by key, as attributes."""

@@ -31,6 +31,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django_countries import countries
 
+from server.languages import content_language_name
 from courses.models import Level, Licence, Material, MaterialKind
 from server.people.models import Institution, User
 
@@ -191,6 +192,8 @@ def _facet_label(name: str, value: Any, schools: dict[int, str]) -> str:
         return schools.get(int(value), str(value))
     if name == "country":
         return str(countries.name(value)) or str(value)
+    if name == "language":
+        return content_language_name(str(value))
     return str(value)
 
 

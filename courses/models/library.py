@@ -110,6 +110,13 @@ class Material(models.Model):
     # services, indexed by FTS5 (SQLite) or a GIN tsvector index (PostgreSQL): see
     # courses/library/search.py and the 0002 migration.
     search_text = models.TextField(blank=True, default="")
+    @property
+    def language_name(self) -> str:
+        """The material's language, named in the interface language (not its code)."""
+        from server.languages import content_language_name
+
+        return content_language_name(self.language)
+
     #: The text inside the current main file (PDFs), for search (courses/library/text_extraction.py).
     file_text = models.TextField(blank=True, default="")
     withdrawn_at = models.DateTimeField(null=True, blank=True)

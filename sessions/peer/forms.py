@@ -15,7 +15,7 @@ from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
 from server.people.models import TIME_ZONE_CHOICES, User
-from sessions.scheduling.forms import CONTENT_LANGUAGES, LANGUAGE_NAMES
+from server.languages import CONTENT_LANGUAGES, LANGUAGE_NAMES
 
 from .matching import MAX_GROUP, MIN_GROUP
 from .services import MAX_DISCIPLINE, MAX_TOPIC, MAX_WINDOWS, PeerWish

@@ -359,7 +359,7 @@ def _group_create(group: Group, *, by_id: dict[int, PeerMatchRequest], now: dt.d
 
 def _tell_members(*, session: LiveSession, requests: list[PeerMatchRequest], users: dict[int, User], base_url: str) -> None:
     """An e-mail to each member, in their language and time zone, after commit."""
-    from sessions.scheduling.forms import LANGUAGE_NAMES
+    from server.languages import LANGUAGE_NAMES
 
     link = base_url + reverse("scheduling:detail", args=[session.pk])
     by_user = {request.user_id: request for request in requests}

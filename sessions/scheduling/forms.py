@@ -18,17 +18,11 @@ from server.people.models import TIME_ZONE_CHOICES, Institution, Membership, Use
 
 from sessions.models import Audience, LiveSession, SessionKind
 
+from server.languages import CONTENT_LANGUAGES, LANGUAGE_NAMES
+
 from .selectors import PEER_ROLES, TEACHING_ROLES, user_may_host_kind
 from .services import SessionDetails
 
-#: Languages sessions are commonly held in (content language, not the interface's).
-CONTENT_LANGUAGES = [
-    ("en", _("English")), ("fr", _("French")), ("pt", _("Portuguese")), ("es", _("Spanish")),
-    ("de", _("German")), ("ar", _("Arabic")), ("sw", _("Swahili")), ("ha", _("Hausa")),
-    ("yo", _("Yoruba")), ("ig", _("Igbo")), ("hi", _("Hindi")), ("ja", _("Japanese")),
-    ("zh", _("Chinese")), ("ru", _("Russian")), ("tw", _("Twi")), ("ny", _("Chichewa")),
-]
-LANGUAGE_NAMES = dict(CONTENT_LANGUAGES)
 DURATIONS = [(15, "15 min"), (30, "30 min"), (45, "45 min"), (60, "1 h"), (90, "1 h 30"), (120, "2 h"), (180, "3 h"), (240, "4 h")]
 
 

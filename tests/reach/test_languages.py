@@ -170,3 +170,30 @@ def test_room_scripts_speak_the_interface_language(browser_page):
     page.goto(ROOM_PAGE.path(people))
     expect(page.get_by_role("status").filter(has_text="Connecté")).to_be_visible()
     expect(page.get_by_role("button", name="Lever la main")).to_be_visible()
+
+
+@pytest.mark.django_db
+def test_filter_values_are_in_the_page_language_and_names_are_direction_isolated(people):
+    """Library facets said "en", "fr" in every language; English inside Arabic lacked isolation."""
+    from courses.library.services import material_create
+
+    material_create(user=people.hoffmann, kind="link", title="Heart sounds", url="https://example.org/heart",
+                    scope="public", language="pt", institution=people.schools.heidelberg)
+    client = Client(headers={"accept-language": "fr"})
+    client.force_login(people.amina)
+    page = client.get("/library/").content.decode()
+    assert "<bdi>Portugais</bdi>" in page and ">pt<" not in page
+    arabic = Client(headers={"accept-language": "ar"})
+    arabic.force_login(people.amina)
+    page = arabic.get("/library/").content.decode()
+    assert "<bdi>Heart sounds</bdi>" in page  # a Latin title inside a right-to-left page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_role_names_in_the_room_are_in_the_page_language(browser_page):
+    people = seed_demo_data()
+    page = browser_page(ROOM_PAGE.viewer(people), locale="ar")
+    page.goto(ROOM_PAGE.path(people))
+    expect(page.locator("#my-role")).to_contain_text("مشارك")  # "attendee"
+    assert page.locator("#people-list bdi.person-name").count() >= 1

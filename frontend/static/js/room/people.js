@@ -3,6 +3,19 @@
 import {byId, countryBadge, el, t} from './dom.js';
 
 /**
+ * A room role in the person's language. Literal t() calls, so the catalogue has each
+ * (t(p.role) had nothing to extract, and roles stayed English in fr/pt/ar).
+ * @param {string} role
+ */
+export function roleLabel(role) {
+  const labels = {
+    host: () => t('host'), presenter: () => t('presenter'), attendee: () => t('attendee'),
+    supervisor: () => t('supervisor'), trainee: () => t('trainee'), observer: () => t('observer'),
+  };
+  return labels[role] ? labels[role]() : role;
+}
+
+/**
  * @param {import('./state.js').RoomModel} model
  * @param {import('./protocol.js').RoomConnection} connection
  * @param {(error: any) => void} onError
@@ -23,9 +36,9 @@ export function renderPeople(model, connection, onError) {
       el('button', {type: 'button', class: 'danger', onclick: () => { if (window.confirm(t('Remove this person from the session?'))) act('moderation.remove', {user_id: p.user_id})(); }, text: t('Remove')}),
     ]) : null;
     return el('li', {dataset: {userId: String(p.user_id)}}, [
-      el('span', {class: 'person-name', text: p.name + (me ? ` (${t('you')})` : '')}), ' ',
+      el('bdi', {class: 'person-name', text: p.name}), me ? ` (${t('you')})` : '', ' ',
       el('span', {class: 'muted', text: p.school || ''}), ' ', countryBadge(p.country), ' ',
-      p.role && p.role !== 'attendee' ? el('span', {class: 'badge role', text: t(p.role)}) : null,
+      p.role && p.role !== 'attendee' ? el('span', {class: 'badge role', text: roleLabel(p.role)}) : null,
       p.hand_raised_at ? el('span', {class: 'badge hand', text: '✋', title: t('Hand raised')}) : null,
       p.has_floor ? el('span', {class: 'badge', text: t('speaking')}) : null,
       p.muted ? el('span', {class: 'badge', text: t('muted')}) : null,
@@ -51,7 +64,7 @@ export function renderPeople(model, connection, onError) {
     hand.textContent = model.you.hand_raised ? t('Lower hand') : t('Raise hand');
     hand.setAttribute('aria-pressed', String(model.you.hand_raised));
   }
-  byId('my-role').textContent = `${t('Your role')}: ${t(model.you.role)}` + (model.you.muted ? ` · ${t('muted by the host')}` : '') + (model.you.has_floor ? ` · ${t('you have the floor')}` : '');
+  byId('my-role').textContent = `${t('Your role')}: ${roleLabel(model.you.role)}` + (model.you.muted ? ` · ${t('muted by the host')}` : '') + (model.you.has_floor ? ` · ${t('you have the floor')}` : '');
 }
 
 /**
