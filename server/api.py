@@ -13,6 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, django_auth
 
+from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.services import access_token_authenticate
 from server.storable_text import StorableJsonParser, UnstorableText
 
@@ -40,6 +41,29 @@ api = NinjaAPI(
     parser=StorableJsonParser(),
 )
 
+
+
+#: Refusal codes that mean "there is no such thing (for you)": 404, not 403/400.
+NOT_FOUND_CODES = frozenset({"not_found", "unknown_session", "unknown_deck"})
+
+
+def refusal_status(error: PermissionRefused | InvalidRequest) -> int:
+    """The HTTP status of a domain refusal, the same for every router."""
+    if error.code in NOT_FOUND_CODES:
+        return 404
+    if isinstance(error, PermissionRefused):
+        return 403
+    if error.code == "file_too_large":
+        return 413
+    return 400
+
+
+@api.exception_handler(PermissionRefused)
+@api.exception_handler(InvalidRequest)
+def domain_refusal(request: HttpRequest, exc: PermissionRefused | InvalidRequest):
+    """Every service refusal, raised from any route, becomes `{"code", "message"}` (the
+    routers' ErrorOut) with its status: routers raise, they do not build 4xx bodies."""
+    return api.create_response(request, {"code": exc.code, "message": str(exc.message)}, status=refusal_status(exc))
 
 
 @api.exception_handler(HttpError)

@@ -8,16 +8,14 @@ same services and selectors as the pages, so the rules are the same.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 
 from courses.models import Course, Module, ModuleItem
-from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.errors import PermissionRefused
 
 from . import selectors, services
 from .bundle import bundle_size_estimate
@@ -100,21 +98,6 @@ class ProgressOut(Schema):
     available_count: int
 
 
-def _answering_errors(route: Callable[..., Any]) -> Callable[..., Any]:
-    """Service errors become 403/400 JSON bodies with the same code and message as pages."""
-
-    @wraps(route)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return route(request, *args, **kwargs)
-        except PermissionRefused as error:
-            return Status(403, {"code": error.code, "message": error.message})
-        except InvalidRequest as error:
-            return Status(400, {"code": error.code, "message": error.message})
-
-    return wrapper
-
-
 def _course_out(course: Course, item_count: int | None = None) -> dict[str, Any]:
     if item_count is None:
         item_count = getattr(course, "item_count", None)
@@ -191,14 +174,12 @@ def course_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/{course_id}", response={200: OutlineOut, 403: ErrorOut}, summary="A course's outline as you see it")
-@_answering_errors
 def course_get(request: HttpRequest, course_id: int) -> Any:
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     return _outline_out(selectors.course_outline(user=request.user, course=course))
 
 
 @router.post("/{course_id}/modules/order", response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut}, summary="Reorder modules")
-@_answering_errors
 def modules_order(request: HttpRequest, course_id: int, payload: OrderIn) -> Any:
     course = _editable(request, course_id)
     services.module_reorder(by=request.user, course=course, module_ids=payload.ids)
@@ -210,7 +191,6 @@ def modules_order(request: HttpRequest, course_id: int, payload: OrderIn) -> Any
     response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut},
     summary="Reorder the items of a module",
 )
-@_answering_errors
 def items_order(request: HttpRequest, course_id: int, module_id: int, payload: OrderIn) -> Any:
     course = _editable(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
@@ -223,7 +203,6 @@ def items_order(request: HttpRequest, course_id: int, module_id: int, payload: O
     response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut},
     summary="Move an item (optionally to another module)",
 )
-@_answering_errors
 def item_move(request: HttpRequest, course_id: int, item_id: int, payload: MoveIn) -> Any:
     course = _editable(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
@@ -233,7 +212,6 @@ def item_move(request: HttpRequest, course_id: int, item_id: int, payload: MoveI
 
 
 @router.delete("/{course_id}/items/{item_id}", response={200: OutlineOut, 403: ErrorOut}, summary="Remove an item")
-@_answering_errors
 def item_delete(request: HttpRequest, course_id: int, item_id: int) -> Any:
     course = _editable(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
@@ -242,7 +220,6 @@ def item_delete(request: HttpRequest, course_id: int, item_id: int) -> Any:
 
 
 @router.delete("/{course_id}/modules/{module_id}", response={200: OutlineOut, 403: ErrorOut}, summary="Remove a module")
-@_answering_errors
 def module_delete(request: HttpRequest, course_id: int, module_id: int) -> Any:
     course = _editable(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
@@ -255,7 +232,6 @@ def module_delete(request: HttpRequest, course_id: int, module_id: int) -> Any:
     response={200: ProgressOut, 400: ErrorOut, 403: ErrorOut},
     summary="Set your progress on an item",
 )
-@_answering_errors
 def item_progress(request: HttpRequest, course_id: int, item_id: int, payload: ProgressIn) -> Any:
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)

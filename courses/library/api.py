@@ -155,10 +155,7 @@ def library_search(request: HttpRequest, params: Query[SearchIn]) -> dict[str, A
 
 @router.get("/materials/{material_id}", response={200: MaterialDetailOut, 403: ErrorOut}, summary="A material with its files and versions")
 def material_get(request: HttpRequest, material_id: int) -> Any:
-    try:
-        material = selectors.material_get_for_user(request.user, material_id)
-    except PermissionRefused as error:
-        return Status(403, {"code": error.code, "message": error.message})
+    material = selectors.material_get_for_user(request.user, material_id)
     versions = selectors.material_versions(user=request.user, material=material)
     current = selectors.material_current_files(material=material)
     return {

@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
-from server.people.errors import InvalidRequest, PermissionRefused
 from sessions.models import PeerMatchRequest
 
 from . import selectors, services
@@ -114,11 +113,6 @@ def _out(request: PeerMatchRequest) -> dict:
     )
 
 
-def _refusal(exc: PermissionRefused | InvalidRequest) -> Status[dict]:
-    status = 403 if isinstance(exc, PermissionRefused) else 400
-    return Status(status, {"code": exc.code, "message": exc.message})
-
-
 @router.get("/requests", response=list[PeerRequestOut], summary="My requests for exchange partners")
 def peer_request_list(request: HttpRequest) -> list[dict]:
     return [_out(item) for item in selectors.peer_requests_of(user=request.user)]
@@ -134,10 +128,7 @@ def peer_request_create(request: HttpRequest, payload: PeerRequestIn):
         windows=[(w.starts_at, w.ends_at) for w in payload.windows], group_size=payload.group_size,
         same_country_ok=payload.same_country_ok, time_zone=payload.time_zone,
     )
-    try:
-        made = services.peer_request_create(by=request.user, wish=wish, base_url=request.build_absolute_uri("/").rstrip("/"))
-    except (PermissionRefused, InvalidRequest) as refused:
-        return _refusal(refused)
+    made = services.peer_request_create(by=request.user, wish=wish, base_url=request.build_absolute_uri("/").rstrip("/"))
     made = selectors.peer_request_of(user=request.user, request_id=made.pk)
     return Status(201, _out(made))
 
@@ -156,8 +147,5 @@ def peer_request_withdraw(request: HttpRequest, request_id: int):
     found = selectors.peer_request_of(user=request.user, request_id=request_id)
     if found is None:
         return Status(404, {"code": "not_found", "message": _("No such request.")})
-    try:
-        services.peer_request_withdraw(by=request.user, request=found)
-    except (PermissionRefused, InvalidRequest) as refused:
-        return _refusal(refused)
+    services.peer_request_withdraw(by=request.user, request=found)
     return Status(200, _out(selectors.peer_request_of(user=request.user, request_id=request_id)))

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from server.people.errors import InvalidRequest, PermissionRefused
 
 from sessions.models import LiveSession, RegistrationStatus, SessionKind
 
@@ -157,12 +156,7 @@ def session_register(request: HttpRequest, session_id: int):
     session = _visible(request, session_id)
     if session is None:
         return _not_found()
-    try:
-        registration = services.session_register(user=request.user, session=session)
-    except PermissionRefused as refused:
-        return Status(403, {"code": refused.code, "message": refused.message})
-    except InvalidRequest as invalid:
-        return Status(400, {"code": invalid.code, "message": invalid.message})
+    registration = services.session_register(user=request.user, session=session)  # a refusal becomes 403/400 in server/api.py
     message = services.registration_message(session=session, user=request.user, registration=registration)
     return Status(200, _registration_reply(session, request.user, message))
 
@@ -173,10 +167,5 @@ def session_unregister(request: HttpRequest, session_id: int):
     session = _visible(request, session_id)
     if session is None:
         return _not_found()
-    try:
-        services.session_unregister(user=request.user, session=session)
-    except PermissionRefused as refused:
-        return Status(403, {"code": refused.code, "message": refused.message})
-    except InvalidRequest as invalid:
-        return Status(400, {"code": invalid.code, "message": invalid.message})
+    services.session_unregister(user=request.user, session=session)
     return Status(200, _registration_reply(session, request.user, _("You gave up your place.")))

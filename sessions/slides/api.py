@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.errors import InvalidRequest
 from sessions.models import LiveSession
 
 from . import selectors, services
@@ -73,18 +73,7 @@ class MaterialChoiceOut(Schema):
 
 
 RESPONSES = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 413: ErrorOut}
-NOT_FOUND = {"unknown_session", "unknown_deck"}
-
-
-def _refusal(error: InvalidRequest | PermissionRefused) -> Status:
-    body = {"code": error.code, "message": str(error.message)}
-    if error.code in NOT_FOUND:
-        return Status(404, body)
-    if isinstance(error, PermissionRefused):
-        return Status(403, body)
-    if error.code == "file_too_large":
-        return Status(413, body)
-    return Status(400, body)
+# Refusals (not found 404, forbidden 403, too large 413, else 400): server/api.py's handler.
 
 
 def _session(session_id: int) -> LiveSession:
@@ -93,10 +82,7 @@ def _session(session_id: int) -> LiveSession:
 
 @router.get("/sessions/{session_id}/decks", response={200: list[DeckOut], **RESPONSES}, summary="Decks of a session (presenters)")
 def deck_list(request: HttpRequest, session_id: int) -> Any:
-    try:
-        decks = list(selectors.session_decks(session=_session(session_id), user=request.user)[:100])
-    except (InvalidRequest, PermissionRefused) as error:
-        return _refusal(error)
+    decks = list(selectors.session_decks(session=_session(session_id), user=request.user)[:100])
     for deck in decks:
         services.deck_render_resume(deck=deck)
     return [selectors.deck_status(deck) for deck in decks]
@@ -105,49 +91,37 @@ def deck_list(request: HttpRequest, session_id: int) -> Any:
 # Before the route with {deck_id}: ninja would otherwise answer this path with that GET-only view.
 @router.post("/sessions/{session_id}/decks/upload", response={201: DeckOut, **RESPONSES}, summary="Make a deck from an uploaded PDF")
 def deck_upload(request: HttpRequest, session_id: int, file: File[UploadedFile], title: Form[str] = "") -> Any:
-    try:
-        deck = services.deck_create_from_upload(
-            user=request.user, session=_session(session_id), upload=file, file_name=file.name or "", title=title[:200],
-        )
-    except (InvalidRequest, PermissionRefused) as error:
-        return _refusal(error)
+    deck = services.deck_create_from_upload(
+        user=request.user, session=_session(session_id), upload=file, file_name=file.name or "", title=title[:200],
+    )
     return Status(201, selectors.deck_status(deck))
 
 
 @router.get("/sessions/{session_id}/decks/{deck_id}", response={200: DeckOut, **RESPONSES}, summary="A deck and its preparation progress (presenters)")
 def deck_detail(request: HttpRequest, session_id: int, deck_id: int) -> Any:
-    try:
-        deck = selectors.deck_get_for_presenter(session=_session(session_id), user=request.user, deck_id=deck_id)
-    except (InvalidRequest, PermissionRefused) as error:
-        return _refusal(error)
+    deck = selectors.deck_get_for_presenter(session=_session(session_id), user=request.user, deck_id=deck_id)
     services.deck_render_resume(deck=deck)
     return selectors.deck_status(deck)
 
 
 @router.post("/sessions/{session_id}/decks", response={201: DeckOut, **RESPONSES}, summary="Make a deck from a library PDF or a resumable upload")
 def deck_create(request: HttpRequest, session_id: int, payload: DeckCreateIn) -> Any:
-    try:
-        session = _session(session_id)
-        if (payload.material_id is None) == (payload.upload_id is None):
-            raise InvalidRequest(_("Give either material_id or upload_id."), "wrong_field")
-        if payload.material_id is not None:
-            deck = services.deck_create_from_material(user=request.user, session=session, material_id=payload.material_id)
-        else:
-            deck = services.deck_create_from_resumable_upload(
-                user=request.user, session=session, upload_id=payload.upload_id, title=payload.title[:200],
-            )
-    except (InvalidRequest, PermissionRefused) as error:
-        return _refusal(error)
+    session = _session(session_id)
+    if (payload.material_id is None) == (payload.upload_id is None):
+        raise InvalidRequest(_("Give either material_id or upload_id."), "wrong_field")
+    if payload.material_id is not None:
+        deck = services.deck_create_from_material(user=request.user, session=session, material_id=payload.material_id)
+    else:
+        deck = services.deck_create_from_resumable_upload(
+            user=request.user, session=session, upload_id=payload.upload_id, title=payload.title[:200],
+        )
     return Status(201, selectors.deck_status(deck))
 
 
 @router.get("/sessions/{session_id}/materials", response={200: list[MaterialChoiceOut], **RESPONSES}, summary="Library PDFs a presenter may show")
 def material_choices(request: HttpRequest, session_id: int, q: str = "") -> Any:
-    try:
-        session = _session(session_id)
-        materials = selectors.deck_material_choices(session=session, user=request.user, query=q)
-    except (InvalidRequest, PermissionRefused) as error:
-        return _refusal(error)
+    session = _session(session_id)
+    materials = selectors.deck_material_choices(session=session, user=request.user, query=q)
     return [
         {"id": m.pk, "title": m.title, "school": m.institution.short_name or m.institution.name,
          "language": m.language, "is_session_case": m.pk == session.case_material_id}
