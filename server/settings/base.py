@@ -86,6 +86,22 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# -- the room (sessions/room; docs/operations.md) ---------------------------------------
+ROOM_FANOUT = os.environ.get("ROOM_FANOUT", "hub")
+ROOM_FANOUT_CHANNEL = os.environ.get("ROOM_FANOUT_CHANNEL", f"{os.environ.get('REDIS_NAMESPACE', 'openrounds')}:room-events")
+ROOM_FAST_SEND = env_bool("ROOM_FAST_SEND", True)
+ROOM_HEARTBEAT_SECONDS = float(os.environ.get("ROOM_HEARTBEAT_SECONDS", "5"))
+ROOM_SWEEP_SECONDS = float(os.environ.get("ROOM_SWEEP_SECONDS", "5"))
+ROOM_CATCHUP_SECONDS = float(os.environ.get("ROOM_CATCHUP_SECONDS", "1.5"))
+ROOM_PRESENCE_TTL_SECONDS = float(os.environ.get("ROOM_PRESENCE_TTL_SECONDS", "20"))
+ROOM_PRESENCE_COALESCE_SECONDS = float(os.environ.get("ROOM_PRESENCE_COALESCE_SECONDS", "0.15"))
+ROOM_POLL_COALESCE_SECONDS = float(os.environ.get("ROOM_POLL_COALESCE_SECONDS", "0.25"))
+ROOM_VOTE_WRITERS = int(os.environ.get("ROOM_VOTE_WRITERS", "2"))
+ROOM_VOTE_BATCH_SECONDS = float(os.environ.get("ROOM_VOTE_BATCH_SECONDS", "0.005"))
+ROOM_RATE_LIMIT_FACTOR = float(os.environ.get("ROOM_RATE_LIMIT_FACTOR", "1"))
+#: The site's public address, for links in e-mails sent outside a request (match_peers).
+SITE_URL = os.environ.get("SITE_URL", "")
+
 # -- throttling (server/people/throttling.py) -------------------------------------------
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -126,7 +125,9 @@ def prepared_frame(envelope: Any) -> Any:
 
 def frame_writer(send: Any) -> Any | None:
     """daphne's WebSocket protocol under channels' send wrappers, or None (tests, other servers)."""
-    if os.environ.get("ROOM_FAST_SEND", "1") == "0":
+    from django.conf import settings
+
+    if not getattr(settings, "ROOM_FAST_SEND", True):
         return None
     for _ in range(6):
         if isinstance(send, functools.partial):

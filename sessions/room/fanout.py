@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 
 
 def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, os.environ.get(name, default)))
+    """A number from settings (server/settings/base.py reads each from the environment)."""
+    return float(getattr(settings, name, default))
 
 
 def db_parallel(func: Any) -> Any:
@@ -66,12 +67,12 @@ def db_parallel(func: Any) -> Any:
 
 def fanout_mode() -> str:
     """"hub" (one message per event per cluster, local fan-out) or "group" (stock group_send)."""
-    return str(getattr(settings, "ROOM_FANOUT", os.environ.get("ROOM_FANOUT", "hub")))
+    return str(getattr(settings, "ROOM_FANOUT", "hub"))
 
 
 def redis_channel() -> str:
     default = f"{getattr(settings, 'REDIS_NAMESPACE', 'openrounds')}:room-events"
-    return str(getattr(settings, "ROOM_FANOUT_CHANNEL", os.environ.get("ROOM_FANOUT_CHANNEL", default)))
+    return str(getattr(settings, "ROOM_FANOUT_CHANNEL", None) or default)
 
 
 # --- envelopes -------------------------------------------------------------------------

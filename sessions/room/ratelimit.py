@@ -12,7 +12,6 @@ get a larger allowance (a presenter may post 10 messages a second).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -133,7 +132,7 @@ class SharedRateLimiter:
 
 def _operator_factor() -> float:
     """ROOM_RATE_LIMIT_FACTOR scales every limit (e.g. for load tests); default 1."""
-    return float(getattr(settings, "ROOM_RATE_LIMIT_FACTOR", os.environ.get("ROOM_RATE_LIMIT_FACTOR", "1")))
+    return float(getattr(settings, "ROOM_RATE_LIMIT_FACTOR", 1))
 
 
 limiter = RoomRateLimiter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from django.conf import settings
 
@@ -64,7 +63,7 @@ class VoteBatcher:
 
 
 def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, os.environ.get(name, default)))
+    return float(getattr(settings, name, default))
 
 
 _BATCHERS: dict[asyncio.AbstractEventLoop, VoteBatcher] = {}

@@ -8,8 +8,8 @@ before its slot, which only this periodic run can notice). Run it every few minu
 
 from __future__ import annotations
 
-import os
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument(
-            "--base-url", default=os.environ.get("SITE_URL", ""),
+            "--base-url", default=settings.SITE_URL,
             help="Scheme and host for links in the e-mails, e.g. https://openrounds.example (default: $SITE_URL).",
         )
 
