@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
+from server.people.errors import PermissionRefused
 from sessions.models import QuestionStatus
 
 from . import services
@@ -53,13 +56,21 @@ async def hand_lower(ctx: RoomContext, message: dict[str, Any]) -> None:
     await _run(ctx, services.hand_lower, user_id=message["user_id"])
 
 
+def _not_in_a_consult(ctx: RoomContext) -> None:
+    """A consult's roles (trainee, supervisor, observer) are fixed and it has no stage."""
+    if ctx.session.kind == "consult":
+        raise PermissionRefused(_("A consult has no floor and no presenters."), code="forbidden")
+
+
 @room_message("floor.grant", fields=USER)
 async def floor_grant(ctx: RoomContext, message: dict[str, Any]) -> None:
+    _not_in_a_consult(ctx)
     await _run(ctx, services.floor_grant, user_id=message["user_id"])
 
 
 @room_message("floor.revoke", fields=USER)
 async def floor_revoke(ctx: RoomContext, message: dict[str, Any]) -> None:
+    _not_in_a_consult(ctx)
     await _run(ctx, services.floor_revoke, user_id=message["user_id"])
 
 
@@ -129,6 +140,7 @@ async def moderation_remove(ctx: RoomContext, message: dict[str, Any]) -> None:
 
 @room_message("role.set", fields={"user_id": Field("int"), "role": Field("str", max_length=20)})
 async def role_set(ctx: RoomContext, message: dict[str, Any]) -> None:
+    _not_in_a_consult(ctx)
     await _run(ctx, services.participant_set_role, user_id=message["user_id"], role=message["role"])
 
 

@@ -46,6 +46,9 @@ def test_consent_before_acceptance_no_lecture_controls_and_teaching_only_once_si
         assert page.get_by_role("button", name="Raise hand").count() == 0
         assert page.get_by_text("Show slides").count() == 0
         assert page.get_by_role("heading", name="Raised hands").count() == 0
+    expect(mensah.locator("#people-list")).to_contain_text(people.chikondi.name)
+    assert mensah.get_by_role("button", name="Give the floor").count() == 0
+    assert mensah.get_by_role("button", name="Make presenter").count() == 0
 
     # Not offered before the note is signed; offered once it is.
     mensah.goto(f"/consults/{consult.pk}/")

@@ -152,3 +152,19 @@ async def test_completing_the_consult_closes_its_room_for_everyone(cast, consult
     ended = await trainee.expect_type("room.ended")
     assert ended["data"]["reason"] == "ended"
     assert await trainee.closed_with() == 4410
+
+
+async def test_a_consult_room_has_no_hands_floor_presenters_or_slides(cast, consult):
+    """Lecture controls are refused in a consult on the server, not only hidden in the page."""
+    supervisor = await open_socket(cast.supervisor, consult.session_id)
+    trainee = await open_socket(cast.trainee, consult.session_id)
+    refusals = [
+        await trainee.call("hand.raise"),
+        await supervisor.call("floor.grant", user_id=cast.trainee.pk),
+        await supervisor.call("role.set", user_id=cast.trainee.pk, role="presenter"),
+        await trainee.call("slides.open", deck_id=1),
+    ]
+    assert [r["type"] for r in refusals] == ["error"] * 4, refusals
+    assert {r["code"] for r in refusals[:3]} == {"forbidden"}
+    for sock in (supervisor, trainee):
+        await sock.close()

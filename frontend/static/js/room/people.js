@@ -27,12 +27,13 @@ export function renderPeople(model, connection, onError) {
   byId('people-count').textContent = String(people.length + model.unlisted);
   byId('people-list').replaceChildren(...people.map((p) => {
     const me = p.user_id === model.you.user_id;
+    const staged = model.session.kind !== 'consult';  // a consult has no floor and no presenters
     const controls = host && !me && p.role !== 'host' ? el('span', {class: 'controls'}, [
-      p.has_floor
+      !staged ? null : p.has_floor
         ? el('button', {type: 'button', class: 'secondary', onclick: act('floor.revoke', {user_id: p.user_id}), text: t('Take the floor back')})
         : el('button', {type: 'button', class: 'secondary', onclick: act('floor.grant', {user_id: p.user_id}), text: t('Give the floor')}),
       el('button', {type: 'button', class: 'secondary', onclick: act(p.muted ? 'moderation.unmute' : 'moderation.mute', {user_id: p.user_id}), text: p.muted ? t('Unmute') : t('Mute')}),
-      el('button', {type: 'button', class: 'secondary', onclick: act('role.set', {user_id: p.user_id, role: p.role === 'presenter' ? 'attendee' : 'presenter'}), text: p.role === 'presenter' ? t('Make attendee') : t('Make presenter')}),
+      !staged ? null : el('button', {type: 'button', class: 'secondary', onclick: act('role.set', {user_id: p.user_id, role: p.role === 'presenter' ? 'attendee' : 'presenter'}), text: p.role === 'presenter' ? t('Make attendee') : t('Make presenter')}),
       el('button', {type: 'button', class: 'danger', onclick: () => { if (window.confirm(t('Remove this person from the session?'))) act('moderation.remove', {user_id: p.user_id})(); }, text: t('Remove')}),
     ]) : null;
     return el('li', {dataset: {userId: String(p.user_id)}}, [
