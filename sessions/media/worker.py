@@ -24,8 +24,10 @@ connection is dropped by the SFU.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -665,19 +667,21 @@ async def run_worker_process(*, index: int = 0, install_signals: tuple[int, ...]
     task = asyncio.ensure_future(worker.run())
     loop = asyncio.get_running_loop()
 
-    def stop() -> None:
+    def stop(*, drain: bool) -> None:
         async def drain_then_stop() -> None:
             try:
                 await worker.drain()
             finally:
                 task.cancel()
-        if worker.registry is not None and not worker.draining:
+        if drain and worker.registry is not None and not worker.draining:
             asyncio.ensure_future(drain_then_stop())
         else:
             task.cancel()
 
     for signum in install_signals:
-        loop.add_signal_handler(signum, stop)
+        # SIGTERM (a deploy) hands the sessions over first; SIGINT stops at once (leaving
+        # the registry cleanly: the sessions move when their people next offer).
+        loop.add_signal_handler(signum, functools.partial(stop, drain=signum == signal.SIGTERM))
     logger.info("media worker %s started on %s", worker.worker_id or index, worker.channel)
     try:
         await task

@@ -119,7 +119,12 @@ def recording_download(request: HttpRequest, session_id: int, recording_id: int)
         recording = recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
     except InvalidRequest as missing:
         raise Http404(missing.message) from missing
-    response = FileResponse(default_storage.open(recording.name, "rb"), content_type="video/webm")
+    try:
+        stored = default_storage.open(recording.name, "rb")
+    except (FileNotFoundError, OSError) as missing:
+        logger.error("session %s: recording %s has no file in storage", session.pk, recording.pk)
+        raise Http404(_("No such recording.")) from missing
+    response = FileResponse(stored, content_type="video/webm")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = f'inline; filename="session-{session.pk}-recording-{recording.pk}.webm"'
     response["Cache-Control"] = "private, no-store"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -332,7 +333,9 @@ def media_worker_process(tmp_path):
 
     yield start
     for process in started:
-        process.terminate()
+        # SIGINT: stop at once. SIGTERM would drain, writing room events into a test database
+        # that is being flushed (test_placement.py sends SIGTERM itself, mid-test).
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:

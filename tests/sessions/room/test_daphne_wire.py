@@ -152,6 +152,14 @@ def test_end_for_everyone_closes_every_attendee_with_4410_and_records_when_they_
     async def scenario() -> list[int]:
         host = await joined(live_site, cookies[people.tanaka.pk], live.pk)
         attendees = [await joined(live_site, cookies[user.pk], live.pk) for user in (people.amina, people.lukas)]
+
+        def present() -> int:  # presence is written a moment after joining (coalesced)
+            return Attendance.objects.filter(session=live, user__in=[people.amina, people.lukas]).count()
+
+        for _ in range(100):
+            if await asyncio.to_thread(present) == 2:
+                break
+            await asyncio.sleep(0.1)
         await host.send("room.end")
         codes = [await attendee.close_code() for attendee in attendees]
         for attendee in attendees:

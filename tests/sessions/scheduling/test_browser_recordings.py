@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.conf import settings
+from django.core.files.storage import storages
 
 from courses.models import Material
 from sessions.media.recording import recording_folder
@@ -24,7 +25,10 @@ def test_the_audience_sees_the_recording_an_outsider_does_not_and_the_host_publi
                            title="Sepsis in the emergency room")
     SessionRegistration.objects.create(session=lecture, user=people.amina, status=RegistrationStatus.REGISTERED)
     Attendance.objects.create(session=lecture, user=people.amina)
-    name = default_storage.save(f"{recording_folder(lecture.pk)}/part-1.webm", ContentFile(webm_bytes(1.0)))
+    # The server process reads the storage its settings name; this process's default_storage
+    # may have been swapped by an earlier test's fixture.
+    storage = storages.create_storage(settings.STORAGES["default"])
+    name = storage.save(f"{recording_folder(lecture.pk)}/part-1.webm", ContentFile(webm_bytes(1.0)))
     recordings.session_recordings_keep(session_id=lecture.pk, names=[name])
 
     amina = browser_page("amina")
