@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
+from server.private_files import private_file_response
 from sessions.models import ClinicalPhoto, ConsentScope, ConsultNotification, ConsultRequest
 
 from . import selectors, services, teaching
@@ -354,12 +355,7 @@ def recording(request: HttpRequest, pk: int, name: str) -> HttpResponse:
         path = selectors.consult_recording_read(user=request.user, consult=consult, name=name, source=_source(request))
     except InvalidRequest as missing:
         raise Http404(missing.message) from missing
-    response = FileResponse(default_storage.open(path, "rb"), content_type="video/webm")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="consult-{consult.pk}-{name}"'
-    response["Cache-Control"] = "private, no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    return private_file_response(path, content_type="video/webm", filename=f"consult-{consult.pk}-{name}")
 
 
 @consult_page

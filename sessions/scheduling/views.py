@@ -13,8 +13,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
+from server.private_files import private_file_response
 
 from sessions.models import CalendarFeed, LiveSession, RegistrationStatus, SessionKind, SessionStatus
 
@@ -111,35 +111,28 @@ def detail(request: HttpRequest, session_id: int) -> HttpResponse:
     return render(request, "scheduling/detail.html", context)
 
 
+def _recording_for(request: HttpRequest, session: LiveSession, recording_id: int):
+    """The recording if this person is in the session's audience; 404 otherwise (not revealed)."""
+    try:
+        return recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
+    except InvalidRequest as missing:
+        raise Http404(missing.message) from missing
+
+
 @login_required
 def recording_download(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
     """A recording for its audience only (not the catalogue's whole audience); never cached."""
     session = _visible_session(request, session_id)
-    try:
-        recording = recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
-    except InvalidRequest as missing:
-        raise Http404(missing.message) from missing
-    try:
-        stored = default_storage.open(recording.name, "rb")
-    except (FileNotFoundError, OSError) as missing:
-        logger.error("session %s: recording %s has no file in storage", session.pk, recording.pk)
-        raise Http404(_("No such recording.")) from missing
-    response = FileResponse(stored, content_type="video/webm")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="session-{session.pk}-recording-{recording.pk}.webm"'
-    response["Cache-Control"] = "private, no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    recording = _recording_for(request, session, recording_id)
+    return private_file_response(recording.name, content_type="video/webm",
+                                 filename=f"session-{session.pk}-recording-{recording.pk}.webm")
 
 
 @require_POST
 @login_required
 def recording_publish(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
-    try:
-        recording = recordings.session_recording_for_download(session=session, user=request.user, recording_id=recording_id)
-    except InvalidRequest as missing:
-        raise Http404(missing.message) from missing
+    recording = _recording_for(request, session, recording_id)
     form = RecordingPublishForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose who may see it and its licence, and confirm that everyone recorded was told."))
