@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -109,7 +110,7 @@ async def _media_workers() -> dict[str, Any]:
             alive = await worker_registry().alive()
     except Exception as error:  # noqa: BLE001
         return {"placement": "registry", "error": type(error).__name__}
-    return {"placement": "registry", "live": [{"id": w.id, "draining": w.draining, **w.load.__dict__} for w in alive]}
+    return {"placement": "registry", "live": [{"id": w.id, "draining": w.draining, **asdict(w.load)} for w in alive]}
 
 
 def _word(component: Component) -> str:

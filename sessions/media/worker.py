@@ -276,7 +276,7 @@ class MediaWorker:
                 await self._record_stop(session_id, continued=True)
             await _media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
         deadline = time.monotonic() + (timeout if timeout is not None else float(_setting("MEDIA_DRAIN_SECONDS", 30)))
-        while time.monotonic() < deadline and any(self.sfu.get_room(r) and self.sfu.get_room(r).participant_ids for r in self.sfu.room_ids()):
+        while time.monotonic() < deadline and self.sfu.load()["participants"]:
             await asyncio.sleep(0.2)
         logger.info("media worker %s drained", self.worker_id)
 
@@ -428,7 +428,8 @@ class MediaWorker:
             return None
         name = await recorder.stop_and_store()
         if name and continued:
-            await database_sync_to_async(_keep_recording_part)(session_id, name)
+            # The part is kept now: this worker will not be here when the session ends.
+            await database_sync_to_async(_keep_recordings)(session_id, [name])
         elif name:
             self.finished[session_id].append(name)
         if continued:
@@ -531,15 +532,6 @@ async def _media_moved(session_id: int, *, worker_id: str, reason: str) -> None:
             session_id=session_id, type="media.moved", payload={"worker": worker_id, "reason": reason})
     except Exception:
         logger.exception("session %s: media.moved not stored", session_id)
-
-
-def _keep_recording_part(session_id: int, name: str) -> None:
-    """A part of a recording that goes on elsewhere: kept with the session's recordings.
-
-    The worker that stored it will not be there when the session ends, so the part is
-    handed to the same path as a finished recording right away.
-    """
-    _keep_recordings(session_id, [name])
 
 
 async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
