@@ -16,12 +16,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from server.request_limits import RequestBodyLimit, daphne_refuse_large_bodies  # noqa: E402
+from server.daphne_http import daphne_refuse_large_bodies  # noqa: E402
+from server.request_limits import RequestBodyLimit  # noqa: E402
 from sessions.room import daphne_wire  # noqa: E402
 from sessions.routing import websocket_urlpatterns  # noqa: E402
 
 # daphne would buffer a whole request body in memory before the app runs: refuse big
-# bodies from the headers (see server/request_limits.py).
+# bodies from the headers (see server/daphne_http.py).
 daphne_refuse_large_bodies()
 # daphne would turn every refusal's close code into 1011 and drop oversized frames (1006):
 # send the codes docs/protocol.md promises (see sessions/room/daphne_wire.py).

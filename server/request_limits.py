@@ -11,19 +11,13 @@ frames itself).
 
 Use: `application = ProtocolTypeRouter({"http": RequestBodyLimit(django_asgi_app), ...})`.
 
-Why a second guard for daphne: daphne 4.2 receives the whole body first (into a
-temporary file beyond 100 KB) and then, before the application runs at all, copies all
-of it into the application's queue in 8 KB messages, in memory. An ASGI middleware
-cannot stop that copy. `daphne_refuse_large_bodies()` (call it once where the ASGI
-application is built) makes daphne answer 413 and close the connection as soon as the
-headers announce too large a body, or as soon as a chunked body grows past the limit,
-before anything is buffered. A front proxy's limit (nginx `client_max_body_size`) is
-still worth setting: it stops such a request on the wire.
+Under daphne this guard comes too late for the memory: daphne buffers the whole body
+before the application runs. `server/daphne_http.py` (`daphne_refuse_large_bodies()`,
+called where the ASGI application is built) makes daphne itself refuse it first.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -61,12 +55,17 @@ def _declared_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps({
+def refusal_body(limit: int) -> bytes:
+    """The JSON body of a 413 (also sent by server/daphne_http.py's refusal)."""
+    return json.dumps({
         "code": "request_too_large",
         "detail": f"The request body is larger than the server accepts ({limit // (1024 * 1024)} MB). "
                   "Large files are uploaded in pieces from the library's contribute page.",
     }).encode()
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = refusal_body(limit)
     await send({
         "type": "http.response.start",
         "status": 413,
@@ -121,82 +120,3 @@ class RequestBodyLimit:
             logger.info("refused %s %s: body over %s bytes", scope.get("method"), scope.get("path"), limit)
             if not started:
                 await _refuse(send, limit)
-
-
-def _response_413(limit: int) -> bytes:
-    body = json.dumps({
-        "code": "request_too_large",
-        "detail": f"The request body is larger than the server accepts ({limit // (1024 * 1024)} MB). "
-                  "Large files are uploaded in pieces from the library's contribute page.",
-    }).encode()
-    head = (
-        "HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n"
-    ).encode()
-    return head + body
-
-
-class _Discard(io.BytesIO):
-    """Where the rest of a refused body goes: nowhere."""
-
-    def write(self, data) -> int:  # type: ignore[override]
-        return len(data)
-
-
-def daphne_refuse_large_bodies(*, max_bytes: int | None = None) -> bool:
-    """Make daphne refuse a too-large request body before buffering it (see module docstring).
-
-    Idempotent; returns False when daphne is not installed. The limit is
-    `max_bytes` or, per request, `settings.MAX_REQUEST_BODY_BYTES`.
-    """
-    try:
-        from daphne.http_protocol import WebRequest
-    except ImportError:  # served by another ASGI server: RequestBodyLimit still applies
-        return False
-    if getattr(WebRequest, "_openrounds_body_limit", False):
-        return True
-    original_got_length = WebRequest.gotLength
-    original_content_chunk = WebRequest.handleContentChunk
-    original_process = WebRequest.process
-
-    def limit_now() -> int:
-        return max_bytes if max_bytes is not None else max_request_body_bytes()
-
-    def refuse(request, limit: int, reason: str) -> None:
-        request._openrounds_refused = True
-        request.content = _Discard()
-        logger.info("daphne refused a request body (%s over %s bytes)", reason, limit)
-        channel = getattr(request, "channel", None)
-        if channel is not None and channel.transport is not None:
-            channel.transport.write(_response_413(limit))
-            channel.transport.loseConnection()
-
-    def gotLength(self, length):  # noqa: N802 (Twisted's name)
-        self._openrounds_refused = False
-        self._openrounds_seen = 0
-        limit = limit_now()
-        if length is not None and length > limit:
-            refuse(self, limit, f"Content-Length {length}")
-            return
-        original_got_length(self, length)
-
-    def handleContentChunk(self, data):  # noqa: N802
-        if getattr(self, "_openrounds_refused", False):
-            return
-        self._openrounds_seen = getattr(self, "_openrounds_seen", 0) + len(data)
-        limit = limit_now()
-        if self._openrounds_seen > limit:
-            refuse(self, limit, "streamed body")
-            return
-        original_content_chunk(self, data)
-
-    def process(self):
-        if getattr(self, "_openrounds_refused", False):
-            return None
-        return original_process(self)
-
-    WebRequest.gotLength = gotLength
-    WebRequest.handleContentChunk = handleContentChunk
-    WebRequest.process = process
-    WebRequest._openrounds_body_limit = True
-    return True

@@ -310,6 +310,16 @@ MEDIA_WORKER_COUNT = int(os.environ.get("MEDIA_WORKER_COUNT", "1"))
 MEDIA_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("MEDIA_WORKER_HEARTBEAT_SECONDS", "1"))
 MEDIA_WORKER_DEAD_AFTER_SECONDS = float(os.environ.get("MEDIA_WORKER_DEAD_AFTER_SECONDS", "3.5"))
 MEDIA_DRAIN_SECONDS = float(os.environ.get("MEDIA_DRAIN_SECONDS", "30"))
+# One session across workers (sessions/media/cascade.py, docs/media.md): a session stays on
+# its workers while one has fewer than MEDIA_WORKER_SOFT_LIMIT participants, then spreads;
+# its publications cross between workers over links on MEDIA_CASCADE_HOST (the address
+# other workers reach this one at; port 0 = any free port, announced in the registry),
+# authenticated with MEDIA_CASCADE_SECRET (default: derived from SECRET_KEY).
+MEDIA_CASCADE = env_bool("MEDIA_CASCADE", True)
+MEDIA_CASCADE_HOST = os.environ.get("MEDIA_CASCADE_HOST", "127.0.0.1")
+MEDIA_CASCADE_PORT = int(os.environ.get("MEDIA_CASCADE_PORT", "0"))
+MEDIA_CASCADE_SECRET = os.environ.get("MEDIA_CASCADE_SECRET", "")
+MEDIA_WORKER_SOFT_LIMIT = int(os.environ.get("MEDIA_WORKER_SOFT_LIMIT", "300"))
 TURN_URLS = env_list("TURN_URLS")
 TURN_SECRET = os.environ.get("TURN_SECRET", "")
 TURN_CREDENTIAL_TTL_SECONDS = int(os.environ.get("TURN_CREDENTIAL_TTL_SECONDS", "3600"))

@@ -228,6 +228,8 @@ class TrackForwarder:
         self.frames = 0
         self.keyframes = 0
         self.closed = False
+        #: Whether the frame being pushed (the one observers see) is a keyframe.
+        self.last_was_keyframe = False
         self.observers: list[Callable[[TappedFrame], None]] = []
         #: What the original needs, measured from the frames forwarded.
         self.rate = RateMeter()
@@ -252,6 +254,7 @@ class TrackForwarder:
         self.rate.add(frame.packet.size)
         if keyframe and self.kind == "video":
             self.keyframes += 1
+        self.last_was_keyframe = keyframe
         for observer in self.observers:
             observer(frame)
         for queue in self._queues.values():

@@ -10,19 +10,29 @@ the worker that notices a dead one (the first to remove it from the index) tells
 rooms of its sessions to reconnect their media (`media.moved`), so browsers renegotiate
 with the new worker by themselves.
 
+Since the cascade (`cascade.py`), a session may span several workers: each
+*participant* is placed, preferring the workers that already carry the session while one
+of them has room (`MEDIA_WORKER_SOFT_LIMIT` participants), else the least loaded live
+worker; the session's publications cross between its workers over authenticated links.
+A consult stays on one worker (its clinical media never crosses a link). The session's
+*primary* worker (the first placed) runs its recorder; when it dies another worker of
+the session takes the recording over in a new part.
+
 Redis is the distributed engine here (as for the channel layer and the room fan-out):
 
-    <ns>:media:workers                 set of worker ids ever announced and not yet reaped
-    <ns>:media:worker:<id>             JSON WorkerInfo, expires MEDIA_WORKER_DEAD_AFTER_SECONDS
-                                       after the last heartbeat
-    <ns>:media:worker:<id>:sessions    set of session ids placed on the worker
-    <ns>:media:session:<session id>    the worker id carrying the session (compare-and-set)
-    <ns>:media:drain:<id>              "drain this worker" (`manage.py media_worker --drain ID`)
+    <ns>:media:workers                    set of worker ids ever announced and not yet reaped
+    <ns>:media:worker:<id>                JSON WorkerInfo, expires MEDIA_WORKER_DEAD_AFTER_SECONDS
+                                          after the last heartbeat
+    <ns>:media:worker:<id>:sessions       set of session ids with media on the worker
+    <ns>:media:worker:<id>:participants   set of "<session>:<participant>" placed on the worker
+    <ns>:media:session:<session id>       the session's primary worker (compare-and-set)
+    <ns>:media:session:<id>:workers       set of the workers carrying the session
+    <ns>:media:participant:<session>:<p>  the worker carrying that participant's media
+    <ns>:media:drain:<id>                 "drain this worker" (`manage.py media_worker --drain ID`)
 
-Limits, said plainly: a session lives on one worker at a time (one session spread over
-several workers, the cascade, is not built), and a recording in progress on a worker
-that is killed is lost from its last part (a drained worker stores its part first).
-The embedded default (`MEDIA_WORKER_IN_PROCESS`) does not use any of this.
+Limits, said plainly: a recording in progress on a worker that is killed loses what
+its recorder had not yet stored (the part since its last store); a drained worker stores
+its part first. The embedded default (`MEDIA_WORKER_IN_PROCESS`) does not use any of this.
 """
 
 from __future__ import annotations
@@ -74,6 +84,8 @@ class WorkerInfo:
     version: int = PROTOCOL_VERSION
     draining: bool = False
     load: WorkerLoad = field(default_factory=WorkerLoad)
+    #: "host:port" of the worker's cascade link ("" when it has none).
+    link: str = ""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -88,7 +100,7 @@ class WorkerInfo:
             load = data.get("load") or {}
             info = cls(
                 id=str(data["id"]), channel=str(data["channel"]), version=int(data.get("version", 0)),
-                draining=bool(data.get("draining", False)),
+                draining=bool(data.get("draining", False)), link=str(data.get("link", ""))[:300],
                 load=WorkerLoad(**{k: (float(v) if k == "cpu" else int(v)) for k, v in load.items()
                                    if k in WorkerLoad.__dataclass_fields__}),
             )
@@ -113,6 +125,15 @@ def dead_after_seconds() -> float:
 
 def worker_channel_prefix() -> str:
     return f"{_setting('MEDIA_WORKER_CHANNEL', 'media-worker')}-"
+
+
+def soft_limit() -> int:
+    """Participants a worker takes for a session it carries before the session spreads."""
+    return max(1, int(_setting("MEDIA_WORKER_SOFT_LIMIT", 300)))
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
 
 
 def _ns() -> str:
@@ -236,6 +257,8 @@ class WorkerRegistry:
             candidates = [info for info in live if not info.draining and info.version == PROTOCOL_VERSION]
             if not candidates:
                 return None
+            serving = set(await self.session_workers(session_id))
+            candidates = [info for info in candidates if info.id in serving] or candidates
             chosen = min(candidates, key=lambda info: (info.load.score(), info.id))
             won = await redis.eval(_PLACE_SCRIPT, 2, key, f"{_ns()}:worker:{chosen.id}:sessions",
                                    current, chosen.id, str(session_id), str(PLACEMENT_TTL_SECONDS))
@@ -261,10 +284,112 @@ class WorkerRegistry:
 
     async def _release_all(self, worker_id: str) -> list[int]:
         sessions = await self.sessions_of(worker_id)
+        redis = self._redis()
         for session_id in sessions:
             await self.release(session_id, worker_id)
-        await self._redis().delete(f"{_ns()}:worker:{worker_id}:sessions", f"{_ns()}:drain:{worker_id}")
+            await redis.srem(f"{_ns()}:session:{session_id}:workers", worker_id)
+        await redis.delete(f"{_ns()}:worker:{worker_id}:sessions", f"{_ns()}:drain:{worker_id}",
+                           f"{_ns()}:worker:{worker_id}:participants")
         return sessions
+
+    # ------------------------------------------------- one session, several workers
+
+    async def worker(self, worker_id: str) -> WorkerInfo | None:
+        """The live worker of that id, or None (dead, or never registered)."""
+        info = WorkerInfo.loads(await self._redis().get(f"{_ns()}:worker:{worker_id}"))
+        return info if info is not None and info.id == worker_id else None
+
+    async def declare_dead(self, worker_id: str) -> None:
+        """Its link port refuses connections: its process is gone; reap it now, not at expiry."""
+        await self._redis().delete(f"{_ns()}:worker:{worker_id}")
+
+    async def session_workers(self, session_id: int) -> list[str]:
+        return sorted(_text(m) for m in await self._redis().smembers(f"{_ns()}:session:{session_id}:workers"))
+
+    async def session_join(self, session_id: int, worker_id: str) -> list[str]:
+        """This worker carries media of the session; the other workers that do."""
+        redis = self._redis()
+        await redis.sadd(f"{_ns()}:session:{session_id}:workers", worker_id)
+        await redis.expire(f"{_ns()}:session:{session_id}:workers", PLACEMENT_TTL_SECONDS)
+        await redis.sadd(f"{_ns()}:worker:{worker_id}:sessions", str(session_id))
+        return [w for w in await self.session_workers(session_id) if w != worker_id]
+
+    async def session_leave(self, session_id: int, worker_id: str) -> None:
+        redis = self._redis()
+        await redis.srem(f"{_ns()}:session:{session_id}:workers", worker_id)
+        await self.release(session_id, worker_id)
+
+    async def participant_on(self, session_id: int, participant: str) -> WorkerInfo | None:
+        """The live worker carrying this participant's media, or None."""
+        worker_id = _text(await self._redis().get(f"{_ns()}:participant:{session_id}:{participant}"))
+        return await self.worker(worker_id) if worker_id else None
+
+    async def place_participant(self, session_id: int, participant: str, *, spread: bool = True) -> WorkerInfo | None:
+        """The worker for this participant's media; None when no worker can take it.
+
+        Kept while its worker lives and does not drain. Otherwise: with ``spread``, the
+        least loaded of the session's workers that has room, else the least loaded live
+        worker (the session spreads); without it (a consult) the session's primary.
+        The primary is set to the first worker placed.
+        """
+        redis = self._redis()
+        key = f"{_ns()}:participant:{session_id}:{participant}"
+        member = f"{session_id}:{participant}"
+        current_id = _text(await redis.get(key))
+        current = await self.worker(current_id) if current_id else None
+        if current is not None and not current.draining:
+            return current
+        if not spread:
+            chosen = await self.place(session_id)
+        else:
+            live = [info for info in await self.alive() if not info.draining and info.version == PROTOCOL_VERSION]
+            if not live:
+                return None
+            async with redis.pipeline(transaction=False) as pipe:
+                for info in live:
+                    pipe.scard(f"{_ns()}:worker:{info.id}:participants")
+                counts = dict(zip((info.id for info in live), await pipe.execute()))
+            serving = set(await self.session_workers(session_id))
+            roomy = [info for info in live if info.id in serving and counts[info.id] < soft_limit()]
+            chosen = min(roomy or live, key=lambda info: (counts[info.id], info.load.cpu, info.id))
+        if chosen is None:
+            return None
+        async with redis.pipeline(transaction=False) as pipe:
+            if current_id:
+                pipe.srem(f"{_ns()}:worker:{current_id}:participants", member)
+            pipe.set(key, chosen.id, ex=PLACEMENT_TTL_SECONDS)
+            pipe.sadd(f"{_ns()}:worker:{chosen.id}:participants", member)
+            pipe.sadd(f"{_ns()}:worker:{chosen.id}:sessions", str(session_id))
+            pipe.sadd(f"{_ns()}:session:{session_id}:workers", chosen.id)
+            pipe.expire(f"{_ns()}:session:{session_id}:workers", PLACEMENT_TTL_SECONDS)
+            await pipe.execute()
+        if spread and await self.placed_on(session_id) is None:
+            primary = _text(await redis.get(f"{_ns()}:session:{session_id}"))
+            await redis.eval(_PLACE_SCRIPT, 2, f"{_ns()}:session:{session_id}", f"{_ns()}:worker:{chosen.id}:sessions",
+                             primary, chosen.id, str(session_id), str(PLACEMENT_TTL_SECONDS))
+        return chosen
+
+    async def release_participant(self, session_id: int, participant: str, worker_id: str) -> None:
+        """The participant's media left this worker."""
+        redis = self._redis()
+        key = f"{_ns()}:participant:{session_id}:{participant}"
+        if _text(await redis.get(key)) == worker_id:
+            await redis.delete(key)
+        await redis.srem(f"{_ns()}:worker:{worker_id}:participants", f"{session_id}:{participant}")
+
+    async def release_participants(self, worker_id: str) -> None:
+        """A draining worker: its people's next offers go elsewhere."""
+        redis = self._redis()
+        for member in await redis.smembers(f"{_ns()}:worker:{worker_id}:participants"):
+            session_id, _sep, participant = _text(member).partition(":")
+            await self.release_participant(int(session_id), participant, worker_id)
+
+    async def claim_primary(self, session_id: int, worker_id: str, *, instead_of: str) -> bool:
+        """Become the session's primary if `instead_of` still is (it died); True if this worker won."""
+        won = await self._redis().eval(_PLACE_SCRIPT, 2, f"{_ns()}:session:{session_id}",
+                                       f"{_ns()}:worker:{worker_id}:sessions", instead_of, worker_id,
+                                       str(session_id), str(PLACEMENT_TTL_SECONDS))
+        return _text(won) == worker_id
 
 
 _REGISTRY: WorkerRegistry | None = None

@@ -166,10 +166,16 @@ class Publication:
     tap: ReceiverTap | None = None
     #: The shared low-resolution copy, while some subscriber wants it.
     low_copy: LowQualityCopy | None = None
+    #: The worker a relayed publication comes from ("" for a local one, published here).
+    origin: str = ""
+    #: How a relayed publication asks its origin for a keyframe (a PLI over the link).
+    keyframe_requester: Callable[[], None] | None = None
 
     def request_keyframe(self) -> None:
         if self.tap is not None:
             self.tap.request_keyframe()
+        elif self.keyframe_requester is not None:
+            self.keyframe_requester()
 
     def low_quality_copy(self) -> LowQualityCopy:
         """The shared low-resolution copy, started on first use."""
@@ -327,6 +333,10 @@ class MediaRoom:
         self._speaker_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._closed = False
+        #: Publications relayed from the session's other workers (cascade.py), by track id.
+        self._relayed: dict[str, Publication] = {}
+        #: Called whenever the publications change (the cascade tells the other workers).
+        self.on_publications_changed: Callable[[], None] | None = None
 
     # ---------------------------------------------------------------- queries
 
@@ -339,7 +349,59 @@ class MediaRoom:
         return self._speakers.current
 
     def publications(self) -> list[Publication]:
+        """Every publication of the session: published here and relayed from other workers."""
+        return self.local_publications() + list(self._relayed.values())
+
+    def local_publications(self) -> list[Publication]:
         return [pub for p in self._participants.values() for pub in p.publications.values()]
+
+    def relayed_publication(self, track_id: str) -> Publication | None:
+        return self._relayed.get(track_id)
+
+    def add_relayed_publication(
+        self, *, origin: str, publisher_id: str, track_id: str, kind: str, source: str,
+        request_keyframe: Callable[[], None],
+    ) -> Publication | None:
+        """A publication of another worker of the session, fed by the cascade link.
+
+        To subscribers, the recorder, the low-quality copy and speaker detection it is a
+        publication like any other; keyframe requests go back over the link.
+        """
+        if self._closed or kind not in ("audio", "video") or source not in SOURCES:
+            return None
+        existing = self._relayed.get(track_id)
+        if existing is not None:
+            return existing if existing.origin == origin else None
+        forwarder = TrackForwarder(
+            kind=kind, request_keyframe=request_keyframe,
+            queue_frames=self.config.video_queue_frames if kind == "video" else self.config.audio_queue_frames,
+            label=f"{track_id}@{origin}",
+        )
+        publication = Publication(
+            publisher_id=publisher_id, track_id=track_id, kind=kind, source=source, mid="", forwarder=forwarder,
+            origin=origin, keyframe_requester=request_keyframe,
+        )
+        if kind == "audio":
+            forwarder.observers.append(lambda frame: self._speakers.observe(publisher_id, frame))
+            self._ensure_speaker_task()
+        self._relayed[track_id] = publication
+        logger.info("room %s: relays %s from worker %s", self.room_id, track_id, origin)
+        self._after_publications_changed()
+        return publication
+
+    def remove_relayed_publications(self, *, origin: str, track_ids: Iterable[str] | None = None) -> int:
+        """The origin stopped publishing them (or the link to it ended): subscribers let go."""
+        wanted = set(track_ids) if track_ids is not None else None
+        gone = [pub for track_id, pub in self._relayed.items()
+                if pub.origin == origin and (wanted is None or track_id in wanted)]
+        for pub in gone:
+            del self._relayed[pub.track_id]
+            pub.close()
+            if not any(p.publisher_id == pub.publisher_id and p.kind == "audio" for p in self.publications()):
+                self._speakers.forget(pub.publisher_id)
+        if gone and not self._closed:
+            self._after_publications_changed()
+        return len(gone)
 
     def peer_connection(self, participant_id: str) -> RTCPeerConnection | None:
         """The server-side peer connection (for stats and tests)."""
@@ -645,6 +707,9 @@ class MediaRoom:
             task.cancel()
         for participant_id in list(self._participants):
             await self._drop_participant(participant_id, reason=None, notify_others=False)
+        for publication in self._relayed.values():
+            publication.close()
+        self._relayed.clear()
 
     # --------------------------------------------------------------- internals
 
@@ -790,6 +855,11 @@ class MediaRoom:
             "type": "media.publications",
             "publications": [pub.describe() for pub in self.publications()],
         }
+        if self.on_publications_changed is not None:
+            try:
+                self.on_publications_changed()
+            except Exception:
+                logger.exception("room %s: telling the other workers failed", self.room_id)
         for participant in list(self._participants.values()):
             self._emit(participant.id, message)
             self._schedule_sync(participant, delay=0)

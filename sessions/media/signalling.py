@@ -142,8 +142,8 @@ def media_rights_changed(*, session_id: int, seq: int, type: str, payload: dict[
     from asgiref.sync import async_to_sync
 
     async def send() -> None:
-        channel = await media_worker_channel(session_id, place=False)
-        if channel is not None:  # no worker carries the session: no media to cut
+        channel = await media_worker_channel(session_id, place=False, participant=str(user_id))
+        if channel is not None:  # no worker carries this person's media: none to cut
             await media_channel_layer().send(channel, request)
 
     try:
@@ -188,8 +188,15 @@ def _channel_of(ctx: RoomContext) -> str | None:
     return name if isinstance(name, str) else None
 
 
+#: Operations about the whole session, done by its primary worker (the one that records).
+_SESSION_OPS = ("record_start", "record_stop")
+
+
 async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: Any) -> None:
-    """Hand the message to the session's media worker; its answer comes back on our channel."""
+    """Hand the message to the media worker of this person (or of the session, for recording).
+
+    Its answer comes back on our channel. A consult's media stays on one worker.
+    """
     channel_name = _channel_of(ctx)
     if not channel_name:
         await ctx.error("media_unavailable", _("Audio and video are not available on this connection."))
@@ -200,7 +207,12 @@ async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: 
         "reply_to": channel_name, "message": message, **extra,
     }
     try:
-        worker_channel = await media_worker_channel(ctx.session.pk, place=True)
+        from sessions.models import SessionKind
+
+        worker_channel = await media_worker_channel(
+            ctx.session.pk, place=True, participant=None if op in _SESSION_OPS else str(ctx.user.pk),
+            spread=ctx.session.kind != SessionKind.CONSULT,
+        )
         if worker_channel is None:
             logger.warning("session %s: no live media worker to place the session on", ctx.session.pk)
             await ctx.error("media_unavailable", _("The media server cannot be reached; try again in a moment."))

@@ -38,6 +38,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .cascade import Cascade, cascade_enabled
 from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
 from .recording import RoomRecorder, recording_folder
 from .sfu import SFU, MediaConfig, MediaError
@@ -84,15 +85,26 @@ def placement_by_registry() -> bool:
             and str(_setting("MEDIA_PLACEMENT", "registry")).lower() != "static")
 
 
-async def media_worker_channel(session_id: int, *, place: bool) -> str | None:
-    """The channel of the worker carrying the session's media; None if no worker can.
+async def media_worker_channel(
+    session_id: int, *, place: bool, participant: str | None = None, spread: bool = True,
+) -> str | None:
+    """The channel of the worker carrying the media; None if no worker can.
 
-    ``place`` chooses a worker when none carries the session yet (a participant's media
-    arrives); without it only an existing placement is returned (rights, discard).
+    With ``participant``: the worker of that person's media (a session may span
+    workers); without: the session's primary worker (recording, discard). ``place``
+    chooses a worker when none carries it yet (an offer arrives); without it only an
+    existing placement is returned (rights, discard). ``spread`` False keeps the whole
+    session on its primary worker (a consult: clinical media never crosses a link).
     """
     if not placement_by_registry():
         return worker_channel_for(session_id)
     registry = worker_registry()
+    if participant is not None:
+        if place:
+            info = await registry.place_participant(session_id, participant, spread=spread)
+        else:
+            info = await registry.participant_on(session_id, participant)
+        return info.channel if info is not None else None
     info = await registry.placed_on(session_id)
     if info is None and place:
         info = await registry.place(session_id)
@@ -155,6 +167,14 @@ class MediaWorker:
         self._stopping = False
         #: Set once the worker listens on its channel.
         self.ready = asyncio.Event()
+        #: One session across workers: the links to the other workers (with the registry only).
+        self.cascade: Cascade | None = None
+        if registry is not None and cascade_enabled():
+            self.cascade = Cascade(
+                worker_id=worker_id, sfu=self.sfu, registry=registry,
+                host=str(_setting("MEDIA_CASCADE_HOST", "127.0.0.1")), port=int(_setting("MEDIA_CASCADE_PORT", 0)),
+                on_peer_lost=self._peer_lost,
+            )
 
     # ------------------------------------------------------------------ loop
 
@@ -162,6 +182,8 @@ class MediaWorker:
         """Serve requests until cancelled; one task per request, ordered per participant."""
         try:
             await self._subscribe()
+            if self.cascade is not None:
+                await self.cascade.start()
             if self.registry is not None:
                 await self._heartbeat_once()
                 heartbeat = asyncio.ensure_future(self._heartbeats())
@@ -217,6 +239,8 @@ class MediaWorker:
             task.cancel()
         for session_id in list(self.recorders):
             await self._record_stop(session_id)
+        if self.cascade is not None:
+            await self.cascade.close()
         await self.sfu.close()
         if self.registry is not None:
             try:
@@ -237,7 +261,9 @@ class MediaWorker:
 
     async def _heartbeat_once(self) -> None:
         assert self.registry is not None
-        await self.registry.announce(WorkerInfo(id=self.worker_id, channel=self.channel, draining=self.draining, load=self.load()))
+        await self.registry.announce(WorkerInfo(
+            id=self.worker_id, channel=self.channel, draining=self.draining, load=self.load(),
+            link=self.cascade.address if self.cascade is not None else ""))
 
     async def _heartbeats(self) -> None:
         """Announce this worker; notice a drain request; move the sessions of dead workers."""
@@ -270,6 +296,7 @@ class MediaWorker:
         await self._heartbeat_once()
         session_ids = sorted(set(await self.registry.sessions_of(self.worker_id)) | {int(r) for r in self.sfu.room_ids()})
         logger.info("media worker %s drains: %d session(s) move", self.worker_id, len(session_ids))
+        await self.registry.release_participants(self.worker_id)
         for session_id in session_ids:
             await self.registry.release(session_id, self.worker_id)
             if session_id in self.recorders:
@@ -278,7 +305,34 @@ class MediaWorker:
         deadline = time.monotonic() + (timeout if timeout is not None else float(_setting("MEDIA_DRAIN_SECONDS", 30)))
         while time.monotonic() < deadline and self.sfu.load()["participants"]:
             await asyncio.sleep(0.2)
+        if self.cascade is not None:
+            for session_id in session_ids:
+                await self.cascade.leave(session_id)
         logger.info("media worker %s drained", self.worker_id)
+
+    async def _peer_lost(self, peer: str, session_ids: list[int]) -> None:
+        """The link to a worker of shared sessions ended: if its process is gone, fail over now.
+
+        A killed process's port refuses connections at once, so its people need not wait
+        for its heartbeat to expire: the registry forgets it, its rooms are told to
+        reconnect their media (`media.moved`), and a recording it ran continues here in
+        a new part if this worker becomes the session's primary.
+        """
+        if self.registry is None or self.cascade is None or self._stopping:
+            return
+        if await self.cascade.peer_reachable(peer):
+            return  # only the link broke; the next join or offer links again
+        logger.warning("media worker %s: worker %s is gone; its sessions fail over", self.worker_id, peer)
+        await self.registry.declare_dead(peer)
+        for worker_id, reaped in (await self.registry.reap()).items():
+            for session_id in reaped:
+                await _media_moved(session_id, worker_id=worker_id, reason="worker_lost")
+        for session_id in session_ids:
+            if self.sfu.get_room(str(session_id)) is None:
+                continue
+            if await self.registry.claim_primary(session_id, self.worker_id, instead_of="") or \
+                    await self.registry.claim_primary(session_id, self.worker_id, instead_of=peer):
+                await self._continue_recording(session_id)
 
     # -------------------------------------------------------------- requests
 
@@ -330,6 +384,8 @@ class MediaWorker:
             new_room = self.sfu.get_room(room_id) is None
             room = self.sfu.room(room_id)
             await self._watch_session(session_id)
+            if new_room and self.cascade is not None:
+                await self.cascade.join(session_id)
             if new_room and self.registry is not None:
                 await self._continue_recording(session_id)
             checked_seq = request.get("checked_seq")
@@ -361,8 +417,19 @@ class MediaWorker:
             await room.leave(participant)
             self.routes.pop((room_id, participant), None)
             self._locks.pop((room_id, participant), None)
+            await self._left(session_id, participant)
         else:
             raise MediaError("unknown_operation", f"unknown media operation {op!r}")
+
+    async def _left(self, session_id: int, participant: str) -> None:
+        """A participant's media left this worker; a room nobody uses here leaves the cascade."""
+        if self.registry is None:
+            return
+        await self.registry.release_participant(session_id, participant, self.worker_id)
+        room = self.sfu.get_room(str(session_id))
+        if self.cascade is not None and room is not None and not room.participant_ids and session_id not in self.recorders:
+            await self.cascade.leave(session_id)
+            await self.sfu.close_room(str(session_id))
 
     async def _apply_rights(self, room_id: str, participant: str, message: dict[str, Any]) -> None:
         """The room changed what `participant` may send: cut what is no longer allowed.
@@ -416,6 +483,10 @@ class MediaWorker:
 
         if session_id in self.recorders or not await database_sync_to_async(media_recording_active)(session_id=session_id):
             return
+        if self.registry is not None:
+            primary = await self.registry.placed_on(session_id)
+            if primary is not None and primary.id != self.worker_id:
+                return  # the session's primary worker records it
         recorder = RoomRecorder(self.sfu.room(str(session_id)), session_id=session_id)
         await recorder.start()
         self.recorders[session_id] = recorder
@@ -465,10 +536,14 @@ class MediaWorker:
         if room is not None:
             for participant in room.participant_ids:
                 await self._send(self.routes.get((str(session_id), participant)), {"type": "media.closed", "reason": "session ended"})
+        if self.cascade is not None:
+            await self.cascade.leave(session_id)
         await self.sfu.close_room(str(session_id))
         for key in [k for k in self.routes if k[0] == str(session_id)]:
             self.routes.pop(key, None)
             self._locks.pop(key, None)
+            if self.registry is not None:
+                await self.registry.release_participant(session_id, key[1], self.worker_id)
         if self.registry is not None:
             await self.registry.release(session_id, self.worker_id)
 

@@ -11,7 +11,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from server.request_limits import RequestBodyLimit, daphne_refuse_large_bodies  # noqa: E402
+from server.daphne_http import daphne_refuse_large_bodies  # noqa: E402
+from server.request_limits import RequestBodyLimit  # noqa: E402
 
 LIMIT = 1024 * 1024
 daphne_refuse_large_bodies(max_bytes=LIMIT)
