@@ -320,6 +320,9 @@ MEDIA_CASCADE_HOST = os.environ.get("MEDIA_CASCADE_HOST", "127.0.0.1")
 MEDIA_CASCADE_PORT = int(os.environ.get("MEDIA_CASCADE_PORT", "0"))
 MEDIA_CASCADE_SECRET = os.environ.get("MEDIA_CASCADE_SECRET", "")
 MEDIA_WORKER_SOFT_LIMIT = int(os.environ.get("MEDIA_WORKER_SOFT_LIMIT", "300"))
+# A recording also stores what it wrote every so many seconds, so a killed worker loses at
+# most that much (sessions/media/recording.py); 0 turns the pieces off.
+MEDIA_RECORDING_CHECKPOINT_SECONDS = float(os.environ.get("MEDIA_RECORDING_CHECKPOINT_SECONDS", "5"))
 TURN_URLS = env_list("TURN_URLS")
 TURN_SECRET = os.environ.get("TURN_SECRET", "")
 TURN_CREDENTIAL_TTL_SECONDS = int(os.environ.get("TURN_CREDENTIAL_TTL_SECONDS", "3600"))

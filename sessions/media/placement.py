@@ -30,9 +30,10 @@ Redis is the distributed engine here (as for the channel layer and the room fan-
     <ns>:media:participant:<session>:<p>  the worker carrying that participant's media
     <ns>:media:drain:<id>                 "drain this worker" (`manage.py media_worker --drain ID`)
 
-Limits, said plainly: a recording in progress on a worker that is killed loses what
-its recorder had not yet stored (the part since its last store); a drained worker stores
-its part first. The embedded default (`MEDIA_WORKER_IN_PROCESS`) does not use any of this.
+Limits, said plainly: a recording in progress on a worker that is killed loses what its
+recorder wrote after its last stored piece (recording.py, "Why pieces": about 6 s); a
+drained worker stores its part whole. The embedded default (`MEDIA_WORKER_IN_PROCESS`)
+does not use any of this.
 """
 
 from __future__ import annotations

@@ -11,8 +11,19 @@ every 20 ms it mixes 20 ms of audio from each speaker's buffer (a short pre-buff
 network jitter; silence where a speaker sent nothing), and every 1/fps seconds it encodes
 the latest picture of the chosen video. The result is a WebM file (VP8 + Opus) at a fixed
 size, so a switch of speaker or screen never changes the stream's format. When it stops
-the file is stored through `default_storage`; the worker turns it into a library material
-when the session ends (`sessions/media/worker.py`).
+the file is stored through `default_storage`; the worker keeps it with the session when
+the session ends (`sessions/media/worker.py`).
+
+Why pieces: a worker killed with SIGKILL (a crashed machine) never stores its file. So
+while it records, every `MEDIA_RECORDING_CHECKPOINT_SECONDS` (5 s) the recorder also
+stores the bytes written since the last checkpoint as a numbered piece in
+`<folder>/pending/<start>-<worker>/`. The muxer closes a WebM cluster at least every
+second and flushes each packet, so the pieces joined end to end are always a playable
+WebM file (without a duration, like a live stream's). When the recorder stops normally
+the whole file is stored and its pieces deleted; when its worker died, the worker that
+takes the session over (or ends it) joins the dead worker's pieces into a recording
+(`recording_pieces_recover`). What is lost is what was written after the last piece:
+at most the checkpoint interval plus the open cluster (about 6 s by default).
 """
 
 from __future__ import annotations
@@ -42,6 +53,12 @@ AUDIO_TICK_SAMPLES = 960  # 20 ms
 PREBUFFER_SAMPLES = 2880  # 60 ms before a speaker is mixed in
 MAX_BUFFER_SAMPLES = 14400  # 300 ms: older audio is dropped to keep the mix in sync
 FOLLOW_INTERVAL = 0.3
+
+
+def checkpoint_seconds() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "MEDIA_RECORDING_CHECKPOINT_SECONDS", 5.0))
 
 
 def recording_folder(session_id: int) -> str:
@@ -102,7 +119,10 @@ class _Mixer:
 
     def _record(self) -> None:
         fmt = self.fmt
-        container = av.open(self.path, mode="w", format="webm")
+        # Flush every packet and close a cluster at least every second: the file on disk is
+        # always a playable prefix, which the checkpoints store as pieces.
+        container = av.open(self.path, mode="w", format="webm",
+                            container_options={"flush_packets": "1", "cluster_time_limit": "1000"})
         try:
             vstream = container.add_stream("libvpx", rate=fmt.fps)
             vstream.width, vstream.height, vstream.pix_fmt = fmt.width, fmt.height, "yuv420p"
@@ -230,8 +250,12 @@ class _Mixer:
 class RoomRecorder:
     """Records one room; `start`, then `stop_and_store` (or `discard`)."""
 
-    def __init__(self, room: "MediaRoom", *, session_id: int, fmt: RecordingFormat | None = None) -> None:
+    def __init__(
+        self, room: "MediaRoom", *, session_id: int, fmt: RecordingFormat | None = None, owner: str = "local",
+    ) -> None:
         self.room = room
+        #: The worker recording (its id): pieces of a dead owner are recovered by another.
+        self.owner = "".join(c if c.isalnum() or c in ".-" else "-" for c in owner)[:80] or "local"
         self.session_id = session_id
         self.fmt = fmt or RecordingFormat()
         self.subscriber_id = f"recorder:{session_id}"
@@ -241,7 +265,10 @@ class RoomRecorder:
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._video: "Publication | None" = None
         self._follow_task: asyncio.Task[None] | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
         self.started_at: float | None = None
+        self.pieces_stored = 0
+        self._stored_bytes = 0
 
     @property
     def video_track(self) -> str | None:
@@ -252,6 +279,38 @@ class RoomRecorder:
         self.started_at = time.time()
         self._follow()
         self._follow_task = asyncio.ensure_future(self._follow_loop())
+        if checkpoint_seconds() > 0:
+            self._checkpoint_task = asyncio.ensure_future(self._checkpoints())
+
+    @property
+    def pieces_folder(self) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.started_at or time.time()))
+        return f"{recording_folder(self.session_id)}/pending/{stamp}-{self.owner}"
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(checkpoint_seconds())
+            try:
+                await asyncio.to_thread(self._store_piece)
+            except Exception:
+                logger.warning("session %s: a recording checkpoint was not stored", self.session_id, exc_info=True)
+
+    def _store_piece(self) -> None:
+        """Store what the muxer wrote since the last piece (nothing if it wrote nothing)."""
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+
+        with open(self.path, "rb") as handle:
+            handle.seek(self._stored_bytes)
+            data = handle.read()
+        if not data:
+            return
+        default_storage.save(f"{self.pieces_folder}/{self.pieces_stored:06d}", ContentFile(data))
+        self.pieces_stored += 1
+        self._stored_bytes += len(data)
+
+    def _delete_pieces(self) -> None:
+        storage_folder_delete(self.pieces_folder)
 
     async def _follow_loop(self) -> None:
         while True:
@@ -307,6 +366,8 @@ class RoomRecorder:
     async def _stop(self) -> None:
         if self._follow_task is not None:
             self._follow_task.cancel()
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
         for pub in self.room.publications():
             pub.forwarder.remove_subscriber(self.subscriber_id)
         for task in self._readers.values():
@@ -324,6 +385,7 @@ class RoomRecorder:
         finally:
             with contextlib.suppress(OSError):
                 os.remove(self.path)
+            await asyncio.to_thread(self._delete_pieces)
 
     def _store(self) -> str:
         from django.core.files import File
@@ -338,3 +400,64 @@ class RoomRecorder:
         await self._stop()
         with contextlib.suppress(OSError):
             os.remove(self.path)
+        await asyncio.to_thread(self._delete_pieces)
+
+
+def storage_folder_delete(folder: str) -> int:
+    """Delete every file under `folder` in storage (its subfolders too); how many."""
+    from django.core.files.storage import default_storage
+
+    try:
+        folders, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    deleted = 0
+    for name in files:
+        with contextlib.suppress(FileNotFoundError):
+            default_storage.delete(f"{folder}/{name}")
+            deleted += 1
+    for sub in folders:
+        deleted += storage_folder_delete(f"{folder}/{sub}")
+    return deleted
+
+
+def recording_piece_owners(session_id: int) -> dict[str, str]:
+    """Folders of pieces left in storage -> the worker that wrote them."""
+    from django.core.files.storage import default_storage
+
+    try:
+        folders = default_storage.listdir(f"{recording_folder(session_id)}/pending")[0]
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    return {folder: folder.partition("-")[2] for folder in folders if "-" in folder}
+
+
+def recording_pieces_recover(session_id: int, folders: list[str]) -> list[str]:
+    """Join each folder's pieces (a dead worker's recording) into one stored recording.
+
+    Returns the storage names of the recordings made; the pieces are deleted. The result
+    plays like a live stream's recording (no duration in its header) up to the last piece.
+    """
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    names = []
+    pending = f"{recording_folder(session_id)}/pending"
+    for folder in folders:
+        try:
+            pieces = sorted(default_storage.listdir(f"{pending}/{folder}")[1])
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if pieces:
+            with tempfile.TemporaryFile() as joined:
+                for piece in pieces:
+                    with default_storage.open(f"{pending}/{folder}/{piece}", "rb") as part:
+                        joined.write(part.read())
+                joined.seek(0)
+                stamp = folder.partition("-")[0]
+                names.append(default_storage.save(f"{recording_folder(session_id)}/{stamp}-recovered.webm",
+                                                  File(joined, name="recovered.webm")))
+            logger.warning("session %s: recovered a recording of %d piece(s) from worker %s",
+                           session_id, len(pieces), folder.partition("-")[2])
+        storage_folder_delete(f"{pending}/{folder}")
+    return names

@@ -40,7 +40,7 @@ from django.conf import settings
 
 from .cascade import Cascade, cascade_enabled
 from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
-from .recording import RoomRecorder, recording_folder
+from .recording import RoomRecorder, storage_folder_delete, recording_folder, recording_piece_owners, recording_pieces_recover
 from .sfu import SFU, MediaConfig, MediaError
 
 logger = logging.getLogger(__name__)
@@ -468,7 +468,7 @@ class MediaWorker:
             return
         room = self.sfu.room(str(session_id))
         await self._watch_session(session_id)
-        recorder = RoomRecorder(room, session_id=session_id)
+        recorder = RoomRecorder(room, session_id=session_id, owner=self.worker_id or self.channel)
         await recorder.start()
         self.recorders[session_id] = recorder
         await _recording_event(session_id, active=True)
@@ -487,10 +487,25 @@ class MediaWorker:
             primary = await self.registry.placed_on(session_id)
             if primary is not None and primary.id != self.worker_id:
                 return  # the session's primary worker records it
-        recorder = RoomRecorder(self.sfu.room(str(session_id)), session_id=session_id)
+        recorder = RoomRecorder(self.sfu.room(str(session_id)), session_id=session_id, owner=self.worker_id)
         await recorder.start()
         self.recorders[session_id] = recorder
+        recovered = await self._recover_pieces(session_id)
+        if recovered:
+            await database_sync_to_async(_keep_recordings)(session_id, recovered)
         logger.info("session %s: recording continues in a new part on worker %s", session_id, self.worker_id)
+
+    async def _recover_pieces(self, session_id: int) -> list[str]:
+        """Join the stored pieces of recordings whose worker died (recording.py, "Why pieces").
+
+        Only with the registry, which says who is alive; the embedded worker is one process.
+        """
+        if self.registry is None:
+            return []
+        owners = await asyncio.to_thread(recording_piece_owners, session_id)
+        dead = [folder for folder, owner in owners.items()
+                if owner != self.worker_id and await self.registry.worker(owner) is None]
+        return await asyncio.to_thread(recording_pieces_recover, session_id, dead) if dead else []
 
     async def _record_stop(self, session_id: int, *, continued: bool = False) -> str | None:
         """Stop and store the recording; ``continued``: another worker records the next part."""
@@ -529,7 +544,7 @@ class MediaWorker:
 
     async def _session_ended(self, session_id: int) -> None:
         await self._record_stop(session_id)
-        names = self.finished.pop(session_id, [])
+        names = self.finished.pop(session_id, []) + await self._recover_pieces(session_id)
         if names:
             await database_sync_to_async(_keep_recordings)(session_id, names)
         room = self.sfu.get_room(str(session_id))
@@ -623,22 +638,8 @@ async def _recording_event(session_id: int, *, active: bool, discarded: bool = F
 
 
 def session_recordings_delete(session_id: int) -> int:
-    """Delete every stored recording of the session; how many were deleted."""
-    from django.core.files.storage import default_storage
-
-    folder = recording_folder(session_id)
-    try:
-        names = [f"{folder}/{name}" for name in default_storage.listdir(folder)[1]]
-    except (FileNotFoundError, NotADirectoryError):
-        return 0
-    deleted = 0
-    for name in names:
-        try:
-            default_storage.delete(name)
-            deleted += 1
-        except Exception:
-            logger.exception("recording file could not be deleted")
-    return deleted
+    """Delete every stored recording of the session, pieces included; how many files."""
+    return storage_folder_delete(recording_folder(session_id))
 
 
 def _keep_recordings(session_id: int, names: list[str]) -> None:

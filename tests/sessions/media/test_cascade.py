@@ -42,6 +42,7 @@ from tests.conftest import need_component
 from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
 from tests.sessions.media.test_placement import live_workers, separate_workers  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
+from tests.sessions.media.test_worker import check_playable
 
 from .conftest import make_session, wait_until
 
@@ -327,6 +328,58 @@ async def test_a_session_on_two_worker_processes_and_the_publishers_worker_kille
     await wait_until(lambda: lukas.decoded["video"] >= video_before + 10, 20)
     assert time.monotonic() - started < 10
     assert lukas.socket is socket_before, "the subscriber's room socket and peer connection were not touched"
+
+
+def _stored_recordings(session_id: int) -> tuple[list[str], list[str]]:
+    """(recordings of the session, folders of pieces still pending) in storage."""
+    from django.core.files.storage import default_storage
+
+    folder = f"recordings/session-{session_id}"
+    try:
+        files = default_storage.listdir(folder)[1]
+    except FileNotFoundError:
+        files = []
+    try:
+        pending = default_storage.listdir(f"{folder}/pending")[0]
+    except FileNotFoundError:
+        pending = []
+    return sorted(files), pending
+
+
+@pytest.mark.realservices
+@pytest.mark.django_db(transaction=True)
+async def test_a_recording_on_a_killed_worker_keeps_what_it_had_stored_and_goes_on_on_the_other(
+    people, separate_workers, clients
+):
+    from django.core.files.storage import default_storage
+
+    from sessions.models import SessionRecording
+
+    workers = [separate_workers(MEDIA_RECORDING_CHECKPOINT_SECONDS="1") for _ in range(2)]
+    await live_workers(2)
+    live = await peer_session(people)
+    amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    on_a = (await amina.join(ToneTrack(), MovingVideoTrack()))["worker"]
+    await amina.send("media.record", action="start")
+    await lukas.expect(lambda m: m.get("type") == "media.recording" and m["data"]["active"] is True)
+    await asyncio.sleep(6)
+    next(p for p in workers if p.pid == _pid_of(on_a)).send_signal(signal.SIGKILL)  # no chance to store its file
+
+    await amina.expect(lambda m: m.get("type") == "media.moved" and m["data"]["worker"] == on_a, 10)
+    assert (await amina.move(ToneTrack(), MovingVideoTrack()))["worker"] != on_a
+    await asyncio.sleep(3)
+    await amina.send("room.end")
+    for _ in range(200):
+        if await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 2:
+            break
+        await asyncio.sleep(0.1)
+    files, pending = await database_sync_to_async(_stored_recordings)(live.pk)
+    assert len(files) == 2 and pending == [], (files, pending)
+    recovered = next(name for name in files if name.endswith("-recovered.webm"))
+    with default_storage.open(f"recordings/session-{live.pk}/{recovered}", "rb") as stored:
+        check_playable(stored, min_seconds=3)  # of about 6 s recorded before the kill, pieces every second
+    assert await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 2
 
 
 def _pid_of(worker_id: str) -> int:

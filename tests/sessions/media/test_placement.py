@@ -114,12 +114,12 @@ async def live_workers(count: int, timeout: float = 30.0) -> list[WorkerInfo]:
 
 @pytest.fixture
 def separate_workers(settings, media_worker_process):
-    """`start()` → a `manage.py media_worker` process placed through the registry."""
+    """`start(**env)` → a `manage.py media_worker` process placed through the registry."""
     need_component("Redis", bool(getattr(settings, "REDIS_URL", "")))
     settings.MEDIA_WORKER_IN_PROCESS = False
     settings.MEDIA_PLACEMENT = "registry"
-    return lambda: media_worker_process(MEDIA_WORKER_IN_PROCESS="0", MEDIA_PLACEMENT="registry",
-                                        MEDIA_DRAIN_SECONDS="5")
+    return lambda **env: media_worker_process(MEDIA_WORKER_IN_PROCESS="0", MEDIA_PLACEMENT="registry",
+                                              MEDIA_DRAIN_SECONDS="5", **env)
 
 
 async def two_people_on_one_worker(people, clients, separate_workers):
