@@ -133,6 +133,7 @@ class Cascade:
         if room is None:
             return
         room.on_publications_changed = lambda: self.publications_changed(session_id)
+        room.spans_workers = True
         for peer in await self.registry.session_join(session_id, self.worker_id):
             link = await self._link_to(peer)
             if link is None:

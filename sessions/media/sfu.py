@@ -85,6 +85,8 @@ VIDEO_QUALITIES = ("high", "low", "off")
 QUALITY_MODES = ("auto", *VIDEO_QUALITIES)
 ALL_PUBLISHERS = "*"
 MAX_SDP_BYTES = 64 * 1024
+#: Publishers one participant may name in subscriptions (besides "everyone").
+MAX_SUBSCRIBED_PUBLISHERS = 32
 FORWARDED_MIME_TYPES = {"audio/opus", "video/vp8"}
 
 SignalCallback = Callable[[str, dict[str, Any]], Any]
@@ -95,7 +97,7 @@ class MediaError(Exception):
 
     Codes: ``malformed_sdp``, ``not_allowed_to_publish``, ``muted``, ``too_many_tracks``,
     ``unsupported_codec``, ``negotiation_in_progress``, ``no_offer_pending``,
-    ``unknown_participant``, ``unknown_publisher``, ``invalid_kind``,
+    ``unknown_participant``, ``unknown_publisher``, ``too_many_subscriptions``, ``invalid_kind``,
     ``invalid_quality``, ``room_closed``.
     """
 
@@ -337,6 +339,9 @@ class MediaRoom:
         self._relayed: dict[str, Publication] = {}
         #: Called whenever the publications change (the cascade tells the other workers).
         self.on_publications_changed: Callable[[], None] | None = None
+        #: Set by the cascade: a publisher may be on another worker and not have published
+        #: yet, so a subscription to an id this worker does not know is remembered.
+        self.spans_workers = False
 
     # ---------------------------------------------------------------- queries
 
@@ -563,8 +568,12 @@ class MediaRoom:
         self._assert_open()
         participant = self._participant(participant_id)
         wanted = _expand_kinds(kinds)
-        if publisher_id != ALL_PUBLISHERS and publisher_id not in self._participants:
+        known = publisher_id in self._participants or any(
+            pub.publisher_id == publisher_id for pub in self._relayed.values())
+        if publisher_id != ALL_PUBLISHERS and not known and not self.spans_workers:
             raise MediaError("unknown_publisher", f"{publisher_id!r} is not in this room")
+        if publisher_id not in participant.subscriptions and len(participant.subscriptions) >= MAX_SUBSCRIBED_PUBLISHERS:
+            raise MediaError("too_many_subscriptions", f"subscribe to at most {MAX_SUBSCRIBED_PUBLISHERS} publishers, or to everyone")
         participant.subscriptions.setdefault(publisher_id, set()).update(wanted)
         await self._sync(participant)
 

@@ -42,7 +42,7 @@ from tests.conftest import need_component
 from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
 from tests.sessions.media.test_placement import live_workers, separate_workers  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
-from tests.sessions.media.test_worker import check_playable
+from tests.sessions.media.test_worker import _stops_receiving, check_playable
 
 from .conftest import make_session, wait_until
 
@@ -385,3 +385,29 @@ async def test_a_recording_on_a_killed_worker_keeps_what_it_had_stored_and_goes_
 def _pid_of(worker_id: str) -> int:
     """Worker ids are host-pid-random (worker.new_worker_id)."""
     return int(worker_id.rsplit("-", 2)[-2])
+
+
+@pytest.mark.realservices
+@pytest.mark.django_db(transaction=True)
+async def test_a_mute_on_the_publishers_worker_reaches_subscribers_on_the_other(people, settings, separate_workers, clients):
+    settings.MEDIA_WORKER_SOFT_LIMIT = 1
+    separate_workers(), separate_workers()
+    await live_workers(2)
+    live = await database_sync_to_async(make_session)(people, kind=SessionKind.PEER)
+    host = await clients(people.tanaka, live.pk)
+    amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    on_a = (await amina.join(ToneTrack(), MovingVideoTrack()))["worker"]
+    assert (await lukas.join())["worker"] != on_a
+    await lukas.send("media.subscribe", publisher=str(people.amina.pk), kinds=["audio", "video"])
+    await wait_until(lambda: lukas.decoded["video"] >= 10 and lukas.decoded["audio"] >= 20, 20)
+
+    await host.send("moderation.mute", user_id=people.amina.pk)
+
+    cut = await amina.expect(lambda m: m["type"] == "media.unpublished")
+    assert cut["reason"] == "muted" and cut["sources"] == ["audio"]
+    left = await lukas.expect(lambda m: m["type"] == "media.publications" and len(m["publications"]) == 1)
+    assert left["publications"][0]["source"] == "camera"
+    await _stops_receiving(lukas, "audio")
+    mark = lukas.decoded["video"]
+    await wait_until(lambda: lukas.decoded["video"] >= mark + 10, 10)
