@@ -388,6 +388,18 @@ async def separate_worker(settings):
         pass
 
 
+async def mute_cuts_only_the_microphone(host, publisher, viewer) -> None:
+    """The host mutes `publisher`: their audio ends for `viewer`, their video goes on."""
+    await host.send("moderation.mute", user_id=publisher.user.pk)
+    cut = await publisher.expect(lambda m: m["type"] == "media.unpublished")
+    assert cut["reason"] == "muted" and cut["sources"] == ["audio"]
+    left = await viewer.expect(lambda m: m["type"] == "media.publications" and len(m["publications"]) == 1)
+    assert left["publications"][0]["source"] == "camera"
+    await _stops_receiving(viewer, "audio")
+    mark = viewer.decoded["video"]
+    await wait_until(lambda: viewer.decoded["video"] >= mark + 10, 10)
+
+
 async def test_a_mute_reaches_a_separate_worker_and_cuts_only_the_microphone(people, clients, separate_worker):
     live = await conference(people, kind=SessionKind.PEER)
     host = await clients(people.tanaka, live.pk)
@@ -399,15 +411,7 @@ async def test_a_mute_reaches_a_separate_worker_and_cuts_only_the_microphone(peo
     await wait_until(lambda: lukas.decoded["video"] >= 10 and lukas.decoded["audio"] >= 20, 20)
     assert _worker_room_in(separate_worker, live.pk) is not None, "the separate worker holds the media"
 
-    await host.send("moderation.mute", user_id=people.amina.pk)
-
-    cut = await amina.expect(lambda m: m["type"] == "media.unpublished")
-    assert cut["reason"] == "muted" and cut["sources"] == ["audio"]
-    left = await lukas.expect(lambda m: m["type"] == "media.publications" and len(m["publications"]) == 1)
-    assert left["publications"][0]["source"] == "camera"
-    await _stops_receiving(lukas, "audio")
-    mark = lukas.decoded["video"]
-    await wait_until(lambda: lukas.decoded["video"] >= mark + 10, 10)
+    await mute_cuts_only_the_microphone(host, amina, lukas)
     refused = await _refusal_of(amina, await _offer_sdp(AudioStreamTrack()))
     assert refused["type"] == "media.error" and refused["code"] == "muted"
 
