@@ -8,3 +8,15 @@ class CoursesConfig(AppConfig):
     label = "courses"
     verbose_name = "Library and courses"
     profile_sections: list[str] = []
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_repair_search_index, sender=self, dispatch_uid="courses.library.search_index_repair")
+
+
+def _repair_search_index(sender, using: str = "default", **kwargs) -> None:
+    """After `migrate`: SQLite table rebuilds drop the FTS triggers; put them back."""
+    from courses.library.search import search_index_repair
+
+    search_index_repair(using=using)

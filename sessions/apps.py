@@ -13,6 +13,19 @@ class LiveSessionsConfig(AppConfig):
     profile_sections: list[str] = ["room/profile_attendance.html"]
 
     def ready(self) -> None:
+        # The room's transport calls into the room's domain only through these hooks.
+        from sessions.room import fanout, presence, selectors, services
+
+        fanout.install_hooks(fanout.HubHooks(
+            process_beat=presence.room_process_beat,
+            connections_restore=presence.room_connections_restore,
+            connection_close=presence.room_connection_close,
+            connections_sweep=presence.room_connections_sweep,
+            orphans=presence.room_orphans,
+            presence_flush=presence.room_presence_flush,
+            poll_counts_take=services.poll_counts_take,
+            event_seen=selectors.room_snapshot_forget,
+        ))
         # Room message handlers contributed by other parts register themselves on import.
         from sessions.consults import room_handlers  # noqa: F401
         from sessions.media import signalling  # noqa: F401

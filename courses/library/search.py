@@ -31,10 +31,11 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django_countries import countries
 
-from server.languages import content_language_name
 from courses.models import Level, Licence, Material, MaterialKind
+from server.languages import content_language_name
 from server.people.models import Institution, User
 
+from .search_sql import SQLITE_FTS
 from .selectors import material_visible_to
 
 logger = logging.getLogger(__name__)
@@ -296,7 +297,7 @@ def search_index_repair(*, using: str = "default") -> None:
     """Re-create SQLite's FTS triggers if a table rebuild dropped them (idempotent).
 
     SQLite's schema editor rebuilds a table to alter it, which drops its triggers; this
-    runs after every `migrate` (connected in courses/models/library.py).
+    runs after every `migrate` (connected in `CoursesConfig.ready`).
     """
     from django.db import connections
 
@@ -312,9 +313,6 @@ def search_index_repair(*, using: str = "default") -> None:
         (tables,) = cursor.fetchone()
         if count == 3 or not tables:
             return
-        import importlib
-
-        module = importlib.import_module("courses.migrations.0002_material_search_index")
-        for statement in module.SQLITE_FTS:
+        for statement in SQLITE_FTS:
             cursor.execute(statement)
     logger.warning("library search triggers were missing and have been re-created")

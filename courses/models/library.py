@@ -14,7 +14,6 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models.signals import post_migrate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -239,14 +238,3 @@ class UploadSession(models.Model):
     def complete(self) -> bool:
         return self.received == self.size
 
-
-def _repair_search_index(sender, using: str = "default", **kwargs) -> None:
-    """After `migrate`: SQLite table rebuilds drop the FTS triggers; put them back."""
-    if getattr(sender, "label", None) != "courses":
-        return
-    from courses.library.search import search_index_repair
-
-    search_index_repair(using=using)
-
-
-post_migrate.connect(_repair_search_index, dispatch_uid="courses.library.search_index_repair")

@@ -300,6 +300,9 @@ MEDIA_UDP_PORT_MAX = int(os.environ.get("MEDIA_UDP_PORT_MAX", "40999"))
 # live worker announced in Redis and moves it when that worker dies or drains; "static"
 # spreads sessions by id over MEDIA_WORKER_COUNT fixed channels.
 MEDIA_PLACEMENT = os.environ.get("MEDIA_PLACEMENT", "registry")
+# A room event whose payload does not match its declared schema (sessions/room/events.py):
+# refused when strict (the test settings), logged otherwise.
+ROOM_EVENT_SCHEMAS_STRICT = env_bool("ROOM_EVENT_SCHEMAS_STRICT", False)
 # /healthz gives backends and errors only to staff, or to monitoring with this bearer token.
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
 # The embedded default runs the media worker inside the web process; production web

@@ -21,8 +21,21 @@ from django.utils import translation
 from server.people.mail import user_language
 from server.people.models import User
 from sessions.models import ConsultNotification, ConsultRequest
+from sessions.room.events import Nullable, room_event_emit, room_event_type
 
 logger = logging.getLogger(__name__)
+
+# The consult room's events (docs/protocol.md); every payload is checked against these.
+_NOTE = {"subjective": str, "objective": str, "assessment": str, "plan": str, "supervisor_comments": str,
+         "version": int, "signed": bool, "signed_by": str, "signed_at": (str, Nullable)}
+room_event_type("consult.status", status=str)
+room_event_type("consent.changed", extra_=object)  # the consent in force: selectors.consults_consent_in_force
+room_event_type("note.updated", **_NOTE)
+room_event_type("note.signed", **_NOTE)
+room_event_type("note.addendum", author=str, text=str, created_at=str)
+room_event_type("photo.added", id=int, caption=str, by=str, width=int, height=int, url=str, at=str)
+room_event_type("consult.guidance", text=str, **{"from": str}, at=str)
+room_event_type("connection.mode", user_id=int, name=str, mode=str)
 
 
 def consult_room_event(
@@ -31,15 +44,13 @@ def consult_room_event(
 ) -> int | None:
     """Store `type` as an event of the consult's room, in the caller's transaction.
 
-    The room (`sessions.room.services.room_event_emit`) gives it the next sequence number
+    The room (`sessions.room.events.room_event_emit`) gives it the next sequence number
     and delivers it after commit, to `visible_to` only. `visible_to` defaults to the
     consult's participants: consult events never go to anybody else, even if the room
     ever admitted someone by mistake. `client_id` (the room message's id, with `actor`)
     makes a resent message store nothing new and lets its ack carry this event's number.
     Returns the sequence number (None without a room).
     """
-    from sessions.room.services import room_event_emit
-
     if consult.session_id is None:
         return None
     if visible_to is None:

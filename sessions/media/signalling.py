@@ -38,17 +38,17 @@ from channels.db import database_sync_to_async
 from django.utils.translation import gettext as _
 
 from server.people.errors import PermissionRefused
-
+from sessions.room.events import room_event_listener, room_event_type
 from sessions.room.protocol import Field
 from sessions.room.ratelimit import LIMITS
 from sessions.room.registry import (
     RoomContext,
     register_snapshot_part,
     role_permissions,
-    room_event_listener,
     room_message,
 )
 
+from .selectors import media_recording_active
 from .worker import (
     REQUEST,
     ensure_in_process_worker,
@@ -115,6 +115,10 @@ RIGHTS_EVENTS = {
 }
 
 
+room_event_type("media.moved", worker=str, reason=str)
+room_event_type("media.recording", active=bool, discarded_=bool)
+
+
 @room_event_listener(*RIGHTS_EVENTS)
 def media_rights_changed(*, session_id: int, seq: int, type: str, payload: dict[str, Any]) -> None:
     """After a floor, role, mute or removal event commits: tell the session's media worker.
@@ -163,17 +167,6 @@ def media_recording_allowed(*, session: "LiveSession") -> bool:
     from sessions.consults.selectors import consult_recording_allowed
 
     return consult_recording_allowed(session)
-
-
-def media_recording_active(*, session_id: int) -> bool:
-    """Whether the session is being recorded now, from the last recording notice."""
-    from sessions.models import RoomEvent
-
-    payload = (
-        RoomEvent.objects.filter(session_id=session_id, type="media.recording")
-        .order_by("-seq").values_list("payload", flat=True).first()
-    )
-    return bool(payload and payload.get("active"))
 
 
 def _channel_of(ctx: RoomContext) -> str | None:

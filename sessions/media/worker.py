@@ -39,8 +39,22 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from .cascade import Cascade, cascade_enabled
-from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
-from .recording import RoomRecorder, storage_folder_delete, recording_folder, recording_piece_owners, recording_pieces_recover
+from .placement import (
+    WorkerInfo,
+    WorkerLoad,
+    WorkerRegistry,
+    heartbeat_seconds,
+    worker_channel_prefix,
+    worker_registry,
+)
+from .recording import (
+    RoomRecorder,
+    recording_folder,
+    recording_piece_owners,
+    recording_pieces_recover,
+    storage_folder_delete,
+)
+from .selectors import media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
 
 logger = logging.getLogger(__name__)
@@ -479,8 +493,6 @@ class MediaWorker:
 
         The notice stays on (no new event): the recording goes on for the people in it.
         """
-        from .signalling import media_recording_active
-
         if session_id in self.recorders or not await database_sync_to_async(media_recording_active)(session_id=session_id):
             return
         if self.registry is not None:
@@ -615,7 +627,7 @@ async def _media_moved(session_id: int, *, worker_id: str, reason: str) -> None:
     socket that was reconnecting gets it on resume; browsers act on it only if their
     media is on that worker (`media.answer` names it), so a replay does nothing.
     """
-    from sessions.room.services import room_event_emit
+    from sessions.room.events import room_event_emit
 
     try:
         await database_sync_to_async(room_event_emit)(
@@ -626,7 +638,7 @@ async def _media_moved(session_id: int, *, worker_id: str, reason: str) -> None:
 
 async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
     """The notice every participant sees: a room event, stored and replayed."""
-    from sessions.room.services import room_event_emit
+    from sessions.room.events import room_event_emit
 
     payload: dict[str, Any] = {"active": active}
     if discarded:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
 from sessions.models import LiveSession, Participant, PeerNotes, RoomEvent, RoomState, SessionKind, SessionStatus
+from sessions.room.events import Nullable, room_event_emit, room_event_type
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_NOTES_CHARS = 20_000
 MAX_NOTES_BYTES = 60_000
 NOTES_EVENT = "notes.changed"
+room_event_type(NOTES_EVENT, version=int, base_version=int, start=int, end=int, insert=str, length=int, by=dict,
+                save_id=(str, Nullable), at=str)
 
 
 class NotesConflict(InvalidRequest):
@@ -132,7 +135,6 @@ def peer_notes_save(
     current notes) on an outdated base. `save_id` is the room message id: the event is
     idempotent on it, and the notes remember it (see `PeerNotes.last_save_id`).
     """
-    from sessions.room.services import room_event_emit
 
     _require_writer(session=session, user=by)
     cleaned = clean_notes_text(text)

@@ -26,8 +26,10 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 
-from . import daphne_wire
-from . import handlers  # noqa: F401  (registers the built-in message types)
+from . import (
+    daphne_wire,
+    handlers,  # noqa: F401  (registers the built-in message types)
+)
 from .fanout import Envelope, db_parallel, get_node, note_event
 from .language import socket_language
 from .protocol import (
@@ -41,7 +43,13 @@ from .protocol import (
     parse_text_frame,
 )
 from .ratelimit import FLOOD_STRIKES, shared_limiter
-from .registry import ClientOrigin, RoomContext, message_spec, role_permissions, snapshot_parts
+from .registry import (
+    ClientOrigin,
+    RoomContext,
+    message_spec,
+    role_permissions,
+    snapshot_parts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +150,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 logger.warning("room %s: schedule group unavailable", self.session_id)
 
     async def _wait_in_lobby(self) -> None:
-        from .services import lobby_enter, room_connection_open
+        from .presence import room_connection_open
+        from .services import lobby_enter
 
         self.in_lobby = True
         self.ready = True
@@ -164,8 +173,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._enter_in_language(since)
 
     async def _enter_in_language(self, since: int | None) -> None:
+        from .presence import room_connection_open
         from .selectors import room_snapshot
-        from .services import room_connection_open
 
         self.in_lobby = False
         self.ready = False
@@ -196,7 +205,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     def connection_row(self) -> Any:
         """This socket's `RoomConnection` row (fanout.RoomSocket), or None before it is open."""
-        from .services import ConnectionRow
+        from .fanout import ConnectionRow
 
         if not self.row_open or not getattr(self, "registered", False):
             return None
@@ -208,7 +217,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         self.registered = False
         self.row_open = False
         await self.node.unregister(self.session_id, self, self.channel_name)
-        from .services import room_connection_close
+        from .presence import room_connection_close
 
         try:
             await db_parallel(room_connection_close)(channel_name=self.channel_name)

@@ -31,7 +31,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,8 +40,6 @@ from django.conf import settings
 
 if TYPE_CHECKING:
     from sessions.models import RoomEvent
-
-    from .services import ConnectionRow
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +109,58 @@ class Envelope:
         return cls(session_id, seq, type_, target, frozenset(visible) if visible is not None else None, frame)
 
 
-def envelope_of(event: RoomEvent) -> Envelope:
-    from .selectors import event_frame_dict
+@dataclass(frozen=True)
+class ConnectionRow:
+    """What a live socket of this process needs in `RoomConnection` (see `presence.room_connections_restore`)."""
 
+    channel_name: str
+    session_id: int
+    user_id: int
+    in_lobby: bool
+
+
+@dataclass(frozen=True)
+class HubHooks:
+    """The room-domain functions the node calls; `sessions/apps.py` installs them at start-up.
+
+    Why handed in, not imported: the transport sits below the room's domain (presence,
+    polls, snapshots) and must not import it back (docs/architecture.md).
+    """
+
+    process_beat: Callable[..., bool]
+    connections_restore: Callable[..., None]
+    connection_close: Callable[..., Any]
+    connections_sweep: Callable[..., dict[int, set[int]]]
+    orphans: Callable[[], dict[int, set[int]]]
+    presence_flush: Callable[..., Any]
+    poll_counts_take: Callable[..., dict[str, Any]]
+    #: Every event this process learns about (keeps the joiners' shared snapshot honest).
+    event_seen: Callable[..., None]
+
+
+_HOOKS: HubHooks | None = None
+
+
+def install_hooks(hooks: HubHooks) -> None:
+    global _HOOKS
+    _HOOKS = hooks
+
+
+def hooks() -> HubHooks:
+    if _HOOKS is None:
+        raise RuntimeError("the room node's hooks are not installed (sessions/apps.py calls fanout.install_hooks)")
+    return _HOOKS
+
+
+def event_frame_dict(event: RoomEvent) -> dict[str, Any]:
+    """An event as clients receive it (the same shape live and on replay)."""
+    return {
+        "type": event.type, "seq": event.seq, "at": event.created_at.isoformat(), "actor": event.actor_id,
+        "data": event.payload,
+    }
+
+
+def envelope_of(event: RoomEvent) -> Envelope:
     payload = event.payload or {}
     target = payload.get("user_id") if isinstance(payload.get("user_id"), int) else None
     return Envelope(
@@ -418,9 +465,7 @@ class RoomNode:
         async with self._start_lock:
             if self.started:
                 return
-            from .services import room_process_beat
-
-            await database_sync_to_async(room_process_beat)(process_id=self.process_id)
+            await database_sync_to_async(hooks().process_beat)(process_id=self.process_id)
             await self.backend.start()
             self.spawn(self._publisher())
             self.spawn(self._every(_setting("ROOM_HEARTBEAT_SECONDS", 5), self._beat))
@@ -459,11 +504,9 @@ class RoomNode:
                 logger.warning("room node %s: %s failed", self.process_id, getattr(job, "__name__", job), exc_info=True)
 
     async def _beat(self) -> None:
-        from .services import room_process_beat
-
         # Not on the single ORM thread: a beat queued behind slow work (a presence flush
         # waiting on the room's lock, a large snapshot) would make a live process look dead.
-        if await db_parallel(room_process_beat)(process_id=self.process_id):
+        if await db_parallel(hooks().process_beat)(process_id=self.process_id):
             logger.warning("room node %s was swept as stale while alive; restoring its connections", self.process_id)
             self.restore_soon()
 
@@ -475,8 +518,6 @@ class RoomNode:
         self._restoring = self.spawn(self._restore())
 
     async def _restore(self) -> None:
-        from .services import room_connection_close, room_connections_restore
-
         while True:
             self._restore_again = False
             live = {
@@ -485,7 +526,7 @@ class RoomNode:
                 if (row := _row_of(sock)) is not None
             }
             try:
-                await db_parallel(room_connections_restore)(
+                await db_parallel(hooks().connections_restore)(
                     process_id=self.process_id, rows=[row for row, _sock in live.values()]
                 )
             except Exception:
@@ -497,18 +538,16 @@ class RoomNode:
                     hub = self.hubs.get(row.session_id)
                     if hub is None or sock not in hub.sockets or _row_of(sock) is None:
                         # Closed while we restored it: its own close may have run first.
-                        await db_parallel(room_connection_close)(channel_name=channel_name)
+                        await db_parallel(hooks().connection_close)(channel_name=channel_name)
                     if not row.in_lobby:
                         self.presence_changed(row.session_id, row.user_id)
             if not self._restore_again:
                 return
 
     async def _sweep(self) -> None:
-        from .services import room_connections_sweep, room_orphans
-
         ttl = _setting("ROOM_PRESENCE_TTL_SECONDS", 20)
-        affected = await database_sync_to_async(room_connections_sweep)(ttl_seconds=ttl)
-        orphans = await database_sync_to_async(room_orphans)()
+        affected = await database_sync_to_async(hooks().connections_sweep)(ttl_seconds=ttl)
+        orphans = await database_sync_to_async(hooks().orphans)()
         for session_id, users in orphans.items():
             affected.setdefault(session_id, set()).update(users)
         for session_id, users in affected.items():
@@ -606,10 +645,8 @@ class RoomNode:
             self.spawn(self._flush_presence(session_id, users))
 
     async def _flush_presence(self, session_id: int, users: set[int]) -> None:
-        from .services import room_presence_flush
-
         try:
-            await database_sync_to_async(room_presence_flush)(session_id=session_id, user_ids=users)
+            await database_sync_to_async(hooks().presence_flush)(session_id=session_id, user_ids=users)
         except Exception:
             logger.warning("room %s: presence flush failed; retrying", session_id, exc_info=True)
             await asyncio.sleep(1)
@@ -627,9 +664,7 @@ class RoomNode:
         self.spawn(self._flush_poll(session_id, poll_id))
 
     async def _flush_poll(self, session_id: int, poll_id: int) -> None:
-        from .services import poll_counts_take
-
-        counts = await db_parallel(poll_counts_take)(poll_id=poll_id)
+        counts = await db_parallel(hooks().poll_counts_take)(poll_id=poll_id)
         if counts:
             await self.publish(ephemeral(session_id, "poll.counts", counts))
 
@@ -663,10 +698,8 @@ async def node_shutdown() -> None:
 
 def note_event(envelope: Envelope) -> None:
     """Every event this process learns about: keep the joiners' shared snapshot honest."""
-    if envelope.seq is not None:
-        from .selectors import room_snapshot_forget
-
-        room_snapshot_forget(session_id=envelope.session_id, event_type=envelope.type)
+    if envelope.seq is not None and _HOOKS is not None:
+        _HOOKS.event_seen(session_id=envelope.session_id, event_type=envelope.type)
 
 
 def publish_after_commit(envelope: Envelope) -> None:

@@ -26,8 +26,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-
-from .protocol import Field
+from .events import room_event_emit
+from .fanout import db_parallel
+from .protocol import Field, error_message
 
 if TYPE_CHECKING:
     from server.people.models import User
@@ -89,9 +90,6 @@ class ClientOrigin:
 
 _HANDLERS: dict[str, MessageSpec] = {}
 _SNAPSHOT_PARTS: dict[str, SnapshotPart] = {}
-#: listener(session_id=, seq=, type=, payload=), per stored event type.
-EventListener = Callable[..., None]
-_EVENT_LISTENERS: dict[str, list[EventListener]] = {}
 _PARTS_WANTING_ORIGIN: set[str] = set()
 
 
@@ -136,36 +134,6 @@ def register_snapshot_part(name: str, part: SnapshotPart, *, wants_origin: bool 
     else:
         _PARTS_WANTING_ORIGIN.discard(name)
 
-
-def room_event_listener(*types: str) -> Callable[[EventListener], EventListener]:
-    """Call `listener(session_id=, seq=, type=, payload=)` after each stored event of `types`.
-
-    It runs once per event, in the process that stored it, synchronously right after the
-    event's transaction commits (in the committing thread; the database may be read).
-    Keep it short; an exception is logged and never undoes the write. The media part uses
-    it to cut a publication when the host takes the floor back, mutes or removes someone.
-    """
-
-    def decorator(listener: EventListener) -> EventListener:
-        for type in types:
-            if listener not in _EVENT_LISTENERS.setdefault(type, []):
-                _EVENT_LISTENERS[type].append(listener)
-        return listener
-
-    return decorator
-
-
-def room_event_has_listeners(type: str) -> bool:
-    return bool(_EVENT_LISTENERS.get(type))
-
-
-def room_event_listeners_run(*, session_id: int, seq: int, type: str, payload: dict[str, Any]) -> None:
-    """Call the listeners of `type` (room_event_emit does, after commit)."""
-    for listener in list(_EVENT_LISTENERS.get(type, ())):
-        try:
-            listener(session_id=session_id, seq=seq, type=type, payload=payload)
-        except Exception:
-            logger.exception("session %s: listener of %s failed", session_id, type)
 
 
 async def snapshot_parts(session: "LiveSession", user: "User", origin: ClientOrigin | None = None) -> dict[str, Any]:
@@ -213,9 +181,6 @@ class RoomContext:
         The first event of a message carries the client's `id`, so a repeated message
         stores nothing new. Returns the sequence number.
         """
-        from .fanout import db_parallel
-        from .services import room_event_emit
-
         client_id = self.client_id if self.seq is None else None
         seq = await db_parallel(room_event_emit)(
             session_id=self.session.pk, type=type, payload=payload, actor_id=self.user.pk,
@@ -232,7 +197,5 @@ class RoomContext:
 
     async def error(self, code: str, message: str) -> None:
         """Send an error about the current message to this socket; no ack follows."""
-        from .protocol import error_message
-
         self.failed = True
         await self.reply(error_message(code, message, client_id=self.client_id))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,6 +35,7 @@ from sessions.models import (
     RoomState,
 )
 
+from .fanout import event_frame_dict
 from .registry import ROLE_PERMISSIONS, role_permissions
 
 #: Replay at most this many missed events; older gaps are covered by the snapshot's state.
@@ -142,14 +142,6 @@ def poll_public(poll: Poll) -> dict[str, Any]:
         "id": poll.pk, "question": poll.question, "multiple": poll.multiple, "status": poll.status,
         "options": [{"id": o.pk, "label": o.label} for o in poll.options.all()],
         "counts": counts.get("counts", {}), "voters": counts.get("voters", 0), "version": counts.get("version", 0),
-    }
-
-
-def event_frame_dict(event: RoomEvent) -> dict[str, Any]:
-    """An event as clients receive it (the same shape live and on replay)."""
-    return {
-        "type": event.type, "seq": event.seq, "at": event.created_at.isoformat(), "actor": event.actor_id,
-        "data": event.payload,
     }
 
 

@@ -50,12 +50,16 @@ from sessions.models import (
     SlidePage,
     SlideShow,
 )
-from sessions.room.services import room_event_emit
+from sessions.room.events import room_event_emit, room_event_type
 
 from . import config, selectors
 from .render import FORMATS, RenderFailed, render_in_child
 
 logger = logging.getLogger(__name__)
+
+room_event_type("slides.opened", deck=dict, page=int, by=int)
+room_event_type("slides.page", deck_id=int, page=int, by=int)
+room_event_type("slides.closed", deck_id=int, by=int)
 
 STORAGE_ROOT = "slides"
 _COPY = 1024 * 1024

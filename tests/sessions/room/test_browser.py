@@ -57,7 +57,7 @@ def test_two_people_chat_vote_and_raise_a_hand_in_the_room(people, browser_page)
 def test_the_page_shows_reconnecting_and_recovers_by_itself_with_what_it_missed(people, browser_page, live_site):
     from playwright.sync_api import expect
 
-    from sessions.room.services import room_event_emit
+    from sessions.room.events import room_event_emit
 
     session = make_session(people)
     amina = browser_page("amina")

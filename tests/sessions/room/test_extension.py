@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sessions.room import registry
+from sessions.room import events, registry
+from sessions.room.events import room_event_type
 from sessions.room.protocol import Field
 from sessions.room.registry import RoomContext
 
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 @pytest.fixture
 def whisper_handler():
     """A part's private message: the host whispers to one attendee."""
+    room_event_type("test.whispered", text=str)  # a part declares the events it emits
 
     @registry.room_message("test.whisper", roles={"host"}, fields={"to": Field("int"), "text": Field("str", max_length=50)})
     async def whisper(ctx: RoomContext, message: dict) -> None:
@@ -29,6 +31,7 @@ def whisper_handler():
     yield
     registry._HANDLERS.pop("test.whisper", None)
     registry._SNAPSHOT_PARTS.pop("test_part", None)
+    events._SCHEMAS.pop("test.whispered", None)
 
 
 async def test_a_private_event_reaches_only_the_people_it_names(people, live, whisper_handler):

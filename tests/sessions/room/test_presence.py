@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sessions.models import RoomConnection, RoomProcess
 from sessions.room import fanout
-from sessions.room.services import room_connections_sweep
+from sessions.room.presence import room_connections_sweep
 
 from .conftest import db, open_socket
 

@@ -60,10 +60,11 @@ def test_host_downloads_attendance_as_csv_and_others_cannot(client, people, live
 
 @pytest.mark.django_db
 def test_room_events_api_replays_what_the_person_may_see(client, people, live):
-    from sessions.room.services import room_event_emit
+    from sessions.room.events import room_event_emit
 
-    public = room_event_emit(session_id=live.pk, type="chat.message", payload={"text": "hi"}, actor_id=people.tanaka.pk)
-    room_event_emit(session_id=live.pk, type="test.private", payload={}, visible_to=[people.lukas.pk])
+    public = room_event_emit(session_id=live.pk, type="chat.message", actor_id=people.tanaka.pk,
+                             payload={"user_id": people.tanaka.pk, "name": people.tanaka.name, "text": "hi"})
+    room_event_emit(session_id=live.pk, type="hand.lowered", payload={"user_id": people.lukas.pk}, visible_to=[people.lukas.pk])
     client.force_login(people.amina)
     body = client.get(f"/api/rooms/{live.pk}/events?since=0").json()
     assert [e["seq"] for e in body["events"]] == [public]

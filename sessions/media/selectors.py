@@ -1,0 +1,18 @@
+"""What the media part reads from the database (the room's record of the session's media).
+
+Why apart: the signalling handlers and the worker both ask whether a session is being
+recorded; neither may import the other for it (the worker is below the handlers).
+"""
+
+from __future__ import annotations
+
+from sessions.models import RoomEvent
+
+
+def media_recording_active(*, session_id: int) -> bool:
+    """Whether the session is being recorded now, from the last recording notice."""
+    payload = (
+        RoomEvent.objects.filter(session_id=session_id, type="media.recording")
+        .order_by("-seq").values_list("payload", flat=True).first()
+    )
+    return bool(payload and payload.get("active"))
