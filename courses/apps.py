@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from server.people.dashboard import DashboardSection
+
 
 class CoursesConfig(AppConfig):
     """The shared library (materials from many schools) and the courses built from it."""
@@ -8,6 +10,10 @@ class CoursesConfig(AppConfig):
     label = "courses"
     verbose_name = "Library and courses"
     profile_sections: list[str] = []
+    dashboard_sections = [
+        DashboardSection("library/dashboard_new.html", "courses.library.selectors.dashboard_new_materials", order=20),
+        DashboardSection("curriculum/dashboard_courses.html", "courses.curriculum.selectors.dashboard_courses", order=30),
+    ]
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from server.people.dashboard import DashboardSection
+
 
 class LiveSessionsConfig(AppConfig):
     """Live sessions: conferences, lectures, peer sessions and consults, and their rooms.
@@ -11,6 +13,10 @@ class LiveSessionsConfig(AppConfig):
     label = "live"
     verbose_name = "Live sessions"
     profile_sections: list[str] = ["room/profile_attendance.html"]
+    dashboard_sections = [
+        DashboardSection("scheduling/dashboard_next.html", "sessions.scheduling.selectors.dashboard_next_sessions", order=10),
+        DashboardSection("consults/dashboard_consults.html", "sessions.consults.selectors.dashboard_consults", order=40),
+    ]
 
     def ready(self) -> None:
         # The room's transport calls into the room's domain only through these hooks.

@@ -103,3 +103,17 @@ def test_the_check_finds_a_circle(tmp_path, monkeypatch):
         (tmp_path / name).mkdir()
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     assert import_cycles() == [["server.a", "server.b"]]
+
+
+#: The core every part builds on: people, institutions, errors, languages, text limits.
+CORE = ("server.people", "server.languages", "server.storable_text", "server.private_files", "server.compression")
+
+
+def test_the_core_imports_no_app():
+    """Only the project shell (urls, api, asgi, health) composes the apps; the core knows none."""
+    modules = _modules()
+    offenders = {
+        name: sorted(target for target in _imports(name, path, modules) if target.split(".")[0] in ("sessions", "courses"))
+        for name, path in modules.items() if name.startswith(CORE)
+    }
+    assert {name: targets for name, targets in offenders.items() if targets} == {}

@@ -18,10 +18,21 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from courses.library.selectors import material_visible_to
-from courses.models import Course, CourseAudience, LearnerProgress, Module, ModuleItem, ProgressStatus
+from courses.models import (
+    Course,
+    CourseAudience,
+    LearnerProgress,
+    Module,
+    ModuleItem,
+    ProgressStatus,
+)
 from server.people.errors import PermissionRefused
 from server.people.models import Role, User
-from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
+from server.people.selectors import (
+    institution_partner_ids,
+    user_has_role,
+    user_institution_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +266,8 @@ def builder_material_search(*, user: AnyUser, query: str, limit: int = 20) -> li
             Q(title__icontains=query) | Q(description__icontains=query) | Q(discipline__icontains=query)
         )
     return list(materials.order_by("-updated_at", "-pk")[:limit])
+
+
+def dashboard_courses(*, user: User, limit: int) -> dict[str, Any]:
+    """The home page's "Courses"."""
+    return {"courses": list(courses_visible_to(user=user).order_by("-pk")[:limit])}

@@ -11,13 +11,18 @@ Partnerships are read on every call, so ending one takes the access away at once
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from courses.models import FileRole, Material, MaterialFile, MaterialVersion, Scope
 from server.people.errors import PermissionRefused
 from server.people.models import Role, User
-from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
+from server.people.selectors import (
+    institution_partner_ids,
+    user_has_role,
+    user_institution_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +156,10 @@ def material_thumbnail(*, material: Material) -> MaterialFile | None:
         )
         .first()
     )
+
+
+def dashboard_new_materials(*, user: User, limit: int) -> dict[str, Any]:
+    """The home page's "New in the library": what this person may see, newest first."""
+    materials = (material_visible_to(user).filter(withdrawn_at__isnull=True)
+                 .select_related("institution").order_by("-created_at")[:limit])
+    return {"materials": list(materials)}

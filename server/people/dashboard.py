@@ -1,40 +1,49 @@
-"""What the home page shows a signed-in person: their next sessions, new library material,
-their courses and, for trainees and supervisors, their consults.
+"""The home page of a signed-in person: one section per part, each read by that part.
 
-Each part is read through that part's own permission-checked selectors, so the home page
-never shows what the person may not see.
+Why a registry: the home page belongs to the core (people), which imports no app; the
+parts (scheduling, library, courses, consults) each register their section in their
+`AppConfig.dashboard_sections`, as they register `profile_sections`. Each section's
+reader goes through its part's permission-checked selectors, so the home page never
+shows what the person may not see. The project shell composes them: nothing here knows
+which parts exist.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from server.people.models import User
+from django.apps import apps
+from django.utils.module_loading import import_string
 
-
-@dataclass
-class Dashboard:
-    upcoming_sessions: list = field(default_factory=list)
-    new_materials: list = field(default_factory=list)
-    courses: list = field(default_factory=list)
-    consults: list = field(default_factory=list)
-    matching_consult_requests: list = field(default_factory=list)
+if TYPE_CHECKING:  # AppConfigs import this module before the models are ready
+    from server.people.models import User
 
 
-def dashboard_for(*, user: User, limit: int = 5) -> Dashboard:
-    from courses.curriculum.selectors import courses_visible_to
-    from courses.library.selectors import material_visible_to
-    from sessions.consults.selectors import consult_requests_matching, consults_of_participant, user_is_supervisor
-    from sessions.scheduling.selectors import user_schedule
+@dataclass(frozen=True)
+class DashboardSection:
+    """One part's section: its template, and `reader(user=, limit=)` -> context (None: not shown)."""
 
-    dashboard = Dashboard(
-        upcoming_sessions=list(user_schedule(user=user)[:limit]),
-        new_materials=list(
-            material_visible_to(user).filter(withdrawn_at__isnull=True).select_related("institution").order_by("-created_at")[:limit]
-        ),
-        courses=list(courses_visible_to(user=user).order_by("-pk")[:limit]),
-        consults=list(consults_of_participant(user=user)[:limit]),
-    )
-    if user_is_supervisor(user=user):
-        dashboard.matching_consult_requests = list(consult_requests_matching(supervisor=user)[:limit])
-    return dashboard
+    template: str
+    reader: str
+    order: int = 50
+
+    def read(self, *, user: User, limit: int) -> dict[str, Any] | None:
+        function: Callable[..., dict[str, Any] | None] = import_string(self.reader)
+        return function(user=user, limit=limit)
+
+
+def dashboard_sections() -> list[DashboardSection]:
+    found = [section for config in apps.get_app_configs() for section in getattr(config, "dashboard_sections", [])]
+    return sorted(found, key=lambda section: (section.order, section.template))
+
+
+def dashboard_for(*, user: User, limit: int = 5) -> list[tuple[str, dict[str, Any]]]:
+    """(template, context) of each section this person sees, in order."""
+    shown = []
+    for section in dashboard_sections():
+        context = section.read(user=user, limit=limit)
+        if context is not None:
+            shown.append((section.template, context))
+    return shown

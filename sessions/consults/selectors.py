@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
@@ -27,7 +28,11 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Role, User
-from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
+from server.people.selectors import (
+    institution_partner_ids,
+    user_has_role,
+    user_institution_ids,
+)
 from sessions.models import (
     ClinicalPhoto,
     ConsentScope,
@@ -370,3 +375,10 @@ def consult_audit_entries(*, user: User, consult: ConsultRequest, source: AuditS
     from sessions.models import AuditEntry
 
     return AuditEntry.objects.filter(consult=consult).order_by("pk")
+
+
+def dashboard_consults(*, user: User, limit: int) -> dict[str, Any] | None:
+    """The home page's consults: the person's own, and for supervisors the requests waiting (None: no section)."""
+    consults = list(consults_of_participant(user=user)[:limit])
+    waiting = list(consult_requests_matching(supervisor=user)[:limit]) if user_is_supervisor(user=user) else []
+    return {"consults": consults, "waiting": waiting} if consults or waiting else None

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from server.people.models import Role, User
-from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
-
+from server.people.selectors import (
+    institution_partner_ids,
+    user_has_role,
+    user_institution_ids,
+)
 from sessions.models import (
     Audience,
     LiveSession,
@@ -336,3 +339,8 @@ def session_reflections_for(*, session: LiveSession, user: User) -> QuerySet[Ref
         .select_related("author")
         .order_by("created_at")
     )
+
+
+def dashboard_next_sessions(*, user: User, limit: int) -> dict[str, Any]:
+    """The home page's "Your next sessions" (server/people/dashboard.py)."""
+    return {"sessions": list(user_schedule(user=user)[:limit])}
