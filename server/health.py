@@ -101,7 +101,7 @@ async def _may_see_details(request: HttpRequest) -> bool:
 async def _media_workers() -> dict[str, Any]:
     """The live media workers and their load (registry placement only)."""
     from sessions.media.placement import worker_registry
-    from sessions.media.worker import placement_by_registry
+    from sessions.media.routing import placement_by_registry
 
     if not placement_by_registry():
         return {"placement": "embedded or static"}

@@ -67,9 +67,9 @@ from .tap import (
     forward_audio_levels,
     hook_bandwidth_estimates,
     hook_keyframe_requests,
-    share_packetisation,
     restrict_ice,
     sender_ssrc,
+    share_packetisation,
     tap_receiver,
 )
 

@@ -48,15 +48,14 @@ from sessions.room.registry import (
     room_message,
 )
 
-from .selectors import media_recording_active
-from .worker import (
+from .embedded import ensure_in_process_worker, in_process_worker_running
+from .routing import (
     REQUEST,
-    ensure_in_process_worker,
-    in_process_worker_running,
     media_channel_layer,
     media_worker_channel,
     worker_in_process,
 )
+from .selectors import media_recording_active
 
 if TYPE_CHECKING:
     from server.people.models import User
@@ -355,7 +354,7 @@ async def recording_stop_and_discard(session_id: int, *, timeout: float = 15.0) 
     if worker_channel is None:
         # No worker carries the session (it ended, or its worker died): nothing is
         # recording; delete what is stored from here.
-        from .worker import session_recordings_delete
+        from .outcomes import session_recordings_delete
 
         deleted = await asyncio.to_thread(session_recordings_delete, session_id)
         return {"stopped": False, "deleted_files": deleted}

@@ -60,7 +60,12 @@ from aiortc.codecs import get_encoder
 from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack, convert_timebase
+from aiortc.mediastreams import (
+    VIDEO_TIME_BASE,
+    MediaStreamError,
+    MediaStreamTrack,
+    convert_timebase,
+)
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, unpack_remb_fci

@@ -16,6 +16,11 @@ message, and moved (its browsers reconnect their media by themselves) when that 
 dies or drains. `MEDIA_PLACEMENT=static` keeps the older fixed spread: sessions over
 `media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
 
+Around it: `routing.py` says which worker's channel a request goes to, `embedded.py`
+runs the worker inside the web process, `outcomes.py` writes what the worker changes in
+the room and the session (room events, kept recordings), `cascade.py` links the workers
+of one session.
+
 Everything a peer does arrives here as data; nothing a peer sends may stop the loop: each
 request runs in its own task, errors become `media.error` replies, and a broken peer
 connection is dropped by the SFU.
@@ -35,10 +40,15 @@ from collections import defaultdict
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from .cascade import Cascade, cascade_enabled
+from .outcomes import (
+    media_moved,
+    recording_event,
+    recordings_keep,
+    session_recordings_delete,
+)
 from .placement import (
     WorkerInfo,
     WorkerLoad,
@@ -49,87 +59,20 @@ from .placement import (
 )
 from .recording import (
     RoomRecorder,
-    recording_folder,
     recording_piece_owners,
     recording_pieces_recover,
-    storage_folder_delete,
+)
+from .routing import (
+    SIGNAL,
+    media_channel_layer,
+    media_setting,
+    placement_by_registry,
+    worker_channel_of_index,
 )
 from .selectors import media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
 
 logger = logging.getLogger(__name__)
-
-REQUEST = "media.request"
-SIGNAL = "media.signal"
-
-
-def media_channel_layer() -> Any:
-    """The channel layer media messages travel on (a seam for tests)."""
-    return get_channel_layer()
-
-
-def _setting(name: str, default: Any) -> Any:
-    """A media setting (server/settings/base.py reads each from the environment)."""
-    return getattr(settings, name, default)
-
-
-def worker_count() -> int:
-    return max(1, int(_setting("MEDIA_WORKER_COUNT", 1)))
-
-
-#: Embedded mode: this process's own worker channel. Unique, so processes that share a
-#: Redis (tests, a misconfigured deploy) never take each other's media requests.
-_LOCAL_CHANNEL = f"media-worker-local-{uuid.uuid4().hex[:12]}"
-
-
-def worker_channel_for(session_id: int) -> str:
-    """The channel of the worker that owns `session_id`'s media."""
-    if worker_in_process():
-        return _LOCAL_CHANNEL
-    return worker_channel_of_index(session_id % worker_count())
-
-
-def placement_by_registry() -> bool:
-    """Whether sessions are placed by load through the Redis registry (production default).
-
-    Not in the embedded mode (one process has one worker), not without Redis, and not
-    with `MEDIA_PLACEMENT=static` (the fixed `session_id % MEDIA_WORKER_COUNT` spread).
-    """
-    return (not worker_in_process() and bool(_setting("REDIS_URL", ""))
-            and str(_setting("MEDIA_PLACEMENT", "registry")).lower() != "static")
-
-
-async def media_worker_channel(
-    session_id: int, *, place: bool, participant: str | None = None, spread: bool = True,
-) -> str | None:
-    """The channel of the worker carrying the media; None if no worker can.
-
-    With ``participant``: the worker of that person's media (a session may span
-    workers); without: the session's primary worker (recording, discard). ``place``
-    chooses a worker when none carries it yet (an offer arrives); without it only an
-    existing placement is returned (rights, discard). ``spread`` False keeps the whole
-    session on its primary worker (a consult: clinical media never crosses a link).
-    """
-    if not placement_by_registry():
-        return worker_channel_for(session_id)
-    registry = worker_registry()
-    if participant is not None:
-        if place:
-            info = await registry.place_participant(session_id, participant, spread=spread)
-        else:
-            info = await registry.participant_on(session_id, participant)
-        return info.channel if info is not None else None
-    info = await registry.placed_on(session_id)
-    if info is None and place:
-        info = await registry.place(session_id)
-    return info.channel if info is not None else None
-
-
-def worker_in_process() -> bool:
-    value = _setting("MEDIA_WORKER_IN_PROCESS", True)
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
 
 
 def media_config_from_settings() -> MediaConfig:
@@ -186,7 +129,7 @@ class MediaWorker:
         if registry is not None and cascade_enabled():
             self.cascade = Cascade(
                 worker_id=worker_id, sfu=self.sfu, registry=registry,
-                host=str(_setting("MEDIA_CASCADE_HOST", "127.0.0.1")), port=int(_setting("MEDIA_CASCADE_PORT", 0)),
+                host=str(media_setting("MEDIA_CASCADE_HOST", "127.0.0.1")), port=int(media_setting("MEDIA_CASCADE_PORT", 0)),
                 on_peer_lost=self._peer_lost,
             )
 
@@ -290,7 +233,7 @@ class MediaWorker:
                     asyncio.ensure_future(self.drain())
                 for worker_id, session_ids in (await self.registry.reap()).items():
                     for session_id in session_ids:
-                        await _media_moved(session_id, worker_id=worker_id, reason="worker_lost")
+                        await media_moved(session_id, worker_id=worker_id, reason="worker_lost")
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -315,8 +258,8 @@ class MediaWorker:
             await self.registry.release(session_id, self.worker_id)
             if session_id in self.recorders:
                 await self._record_stop(session_id, continued=True)
-            await _media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
-        deadline = time.monotonic() + (timeout if timeout is not None else float(_setting("MEDIA_DRAIN_SECONDS", 30)))
+            await media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
+        deadline = time.monotonic() + (timeout if timeout is not None else float(media_setting("MEDIA_DRAIN_SECONDS", 30)))
         while time.monotonic() < deadline and self.sfu.load()["participants"]:
             await asyncio.sleep(0.2)
         if self.cascade is not None:
@@ -340,7 +283,7 @@ class MediaWorker:
         await self.registry.declare_dead(peer)
         for worker_id, reaped in (await self.registry.reap()).items():
             for session_id in reaped:
-                await _media_moved(session_id, worker_id=worker_id, reason="worker_lost")
+                await media_moved(session_id, worker_id=worker_id, reason="worker_lost")
         for session_id in session_ids:
             if self.sfu.get_room(str(session_id)) is None:
                 continue
@@ -364,7 +307,7 @@ class MediaWorker:
             outcome = await self._record_discard(session_id)
             await self._reply(request, {"type": "media.discarded", **outcome})
             if outcome["stopped"]:
-                await _recording_event(session_id, active=False, discarded=True)
+                await recording_event(session_id, active=False, discarded=True)
             return
         if op == "record_start":
             await self._record_start(session_id, started_by=request.get("user_name", ""))
@@ -485,7 +428,7 @@ class MediaWorker:
         recorder = RoomRecorder(room, session_id=session_id, owner=self.worker_id or self.channel)
         await recorder.start()
         self.recorders[session_id] = recorder
-        await _recording_event(session_id, active=True)
+        await recording_event(session_id, active=True)
         logger.info("session %s: recording started", session_id)
 
     async def _continue_recording(self, session_id: int) -> None:
@@ -504,7 +447,7 @@ class MediaWorker:
         self.recorders[session_id] = recorder
         recovered = await self._recover_pieces(session_id)
         if recovered:
-            await database_sync_to_async(_keep_recordings)(session_id, recovered)
+            await database_sync_to_async(recordings_keep)(session_id, recovered)
         logger.info("session %s: recording continues in a new part on worker %s", session_id, self.worker_id)
 
     async def _recover_pieces(self, session_id: int) -> list[str]:
@@ -527,13 +470,13 @@ class MediaWorker:
         name = await recorder.stop_and_store()
         if name and continued:
             # The part is kept now: this worker will not be here when the session ends.
-            await database_sync_to_async(_keep_recordings)(session_id, [name])
+            await database_sync_to_async(recordings_keep)(session_id, [name])
         elif name:
             self.finished[session_id].append(name)
         if continued:
             logger.info("session %s: recording part stored (%s); the next worker continues", session_id, "stored" if name else "empty")
             return name
-        await _recording_event(session_id, active=False)
+        await recording_event(session_id, active=False)
         logger.info("session %s: recording stopped (%s)", session_id, "stored" if name else "empty")
         return name
 
@@ -558,7 +501,7 @@ class MediaWorker:
         await self._record_stop(session_id)
         names = self.finished.pop(session_id, []) + await self._recover_pieces(session_id)
         if names:
-            await database_sync_to_async(_keep_recordings)(session_id, names)
+            await database_sync_to_async(recordings_keep)(session_id, names)
         room = self.sfu.get_room(str(session_id))
         if room is not None:
             for participant in room.participant_ids:
@@ -620,111 +563,7 @@ def _sources(value: Any) -> dict[str, str] | None:
     return {str(k)[:8]: str(v) for k, v in list(value.items())[:8] if v in ("camera", "screen")}
 
 
-async def _media_moved(session_id: int, *, worker_id: str, reason: str) -> None:
-    """Tell the room that its media moves off `worker_id`: browsers on it join again.
-
-    A room event, so every socket of the room gets it (whichever daphne it is on) and a
-    socket that was reconnecting gets it on resume; browsers act on it only if their
-    media is on that worker (`media.answer` names it), so a replay does nothing.
-    """
-    from sessions.room.events import room_event_emit
-
-    try:
-        await database_sync_to_async(room_event_emit)(
-            session_id=session_id, type="media.moved", payload={"worker": worker_id, "reason": reason})
-    except Exception:
-        logger.exception("session %s: media.moved not stored", session_id)
-
-
-async def _recording_event(session_id: int, *, active: bool, discarded: bool = False) -> None:
-    """The notice every participant sees: a room event, stored and replayed."""
-    from sessions.room.events import room_event_emit
-
-    payload: dict[str, Any] = {"active": active}
-    if discarded:
-        payload["discarded"] = True
-    try:
-        await database_sync_to_async(room_event_emit)(session_id=session_id, type="media.recording", payload=payload)
-    except Exception:
-        logger.exception("session %s: recording notice not stored", session_id)
-
-
-def session_recordings_delete(session_id: int) -> int:
-    """Delete every stored recording of the session, pieces included; how many files."""
-    return storage_folder_delete(recording_folder(session_id))
-
-
-def _keep_recordings(session_id: int, names: list[str]) -> None:
-    """Finished recordings stay with their session: a consult's with the consult, others with
-    the session's audience until the host publishes one (sessions/scheduling/recordings.py).
-    """
-    from sessions.models import LiveSession, SessionKind
-
-    session = LiveSession.objects.select_related("host").get(pk=session_id)
-    if session.kind == SessionKind.CONSULT:
-        # A consult recording holds patient data: it stays in storage with the consult,
-        # readable only by its participants through audited reads, never in the library.
-        from sessions.consults.services import consult_recordings_kept
-
-        consult_recordings_kept(session_id=session_id, count=len(names))
-        logger.info("session %s: consult recording kept, not published", session_id)
-        return
-    from sessions.scheduling.recordings import session_recordings_keep
-
-    session_recordings_keep(session_id=session_id, names=names)
-
-
 # ------------------------------------------------------------------ in process
-
-_IN_PROCESS: dict[int, tuple[MediaWorker, asyncio.Task[None]]] = {}
-
-
-async def ensure_in_process_worker(session_id: int) -> MediaWorker | None:
-    """Start the worker for `session_id`'s channel in this process's loop, once (embedded mode).
-
-    Returns when the worker listens, so the request sent next is not lost.
-    """
-    if not worker_in_process():
-        return None
-    loop = asyncio.get_running_loop()
-    channel = worker_channel_for(session_id)
-    key = hash((id(loop), channel))
-    entry = _IN_PROCESS.get(key)
-    if entry is None or entry[1].done():
-        worker = MediaWorker(channel=channel)
-        entry = _IN_PROCESS[key] = (worker, loop.create_task(worker.run()))
-    try:
-        await asyncio.wait_for(entry[0].ready.wait(), 5)
-    except TimeoutError:
-        logger.error("media worker did not start listening on %s", channel)
-    return entry[0]
-
-
-def in_process_worker_running(session_id: int) -> bool:
-    """Whether this process runs the embedded worker of `session_id`'s channel (any loop).
-
-    Embedded mode keeps each process's media to itself: without a running worker here
-    there is no media of this session to act on.
-    """
-    channel = worker_channel_for(session_id)
-    return any(worker.channel == channel and not task.done() for worker, task in list(_IN_PROCESS.values()))
-
-
-async def stop_in_process_workers() -> None:
-    """Stop the embedded workers of the running loop (tests, shutdown)."""
-    for key, (worker, task) in list(_IN_PROCESS.items()):
-        if task.get_loop() is asyncio.get_running_loop():
-            task.cancel()
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-            _IN_PROCESS.pop(key, None)
-
-
-def worker_channel_of_index(index: int) -> str:
-    base = str(_setting("MEDIA_WORKER_CHANNEL", "media-worker"))
-    return base if worker_count() == 1 else f"{base}-{index}"
 
 
 def new_worker_id() -> str:

@@ -8,7 +8,6 @@ before its slot, which only this periodic run can notice). Run it every few minu
 
 from __future__ import annotations
 
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 

@@ -30,7 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         from sessions.media.placement import worker_registry
-        from sessions.media.worker import placement_by_registry, run_worker_process, worker_count
+        from sessions.media.routing import placement_by_registry, worker_count
+        from sessions.media.worker import run_worker_process
 
         if options["drain"] or options["status"]:
             if not placement_by_registry():

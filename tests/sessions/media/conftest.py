@@ -38,7 +38,7 @@ def media_settings(settings):
 @pytest.fixture
 async def media_worker():
     """Stop the embedded worker, the fan-out node and the in-memory layer after the test."""
-    from sessions.media.worker import stop_in_process_workers
+    from sessions.media.embedded import stop_in_process_workers
     from sessions.room import fanout
 
     yield

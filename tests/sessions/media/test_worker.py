@@ -18,8 +18,10 @@ from django.core.files.storage import default_storage
 
 from courses.models import Material
 from sessions.models import Participant, RoomEvent, SessionKind, SessionRecording
+from tests.sessions.media.test_browser_media import (
+    media_worker_process,  # noqa: F401  (fixture)
+)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
-from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
 
 from .conftest import make_session, wait_until
 
@@ -162,7 +164,7 @@ async def test_consult_media_waits_for_the_patients_consent(people, clients):
 
 
 def _worker_room(session_id: int):
-    from sessions.media.worker import _IN_PROCESS
+    from sessions.media.embedded import _IN_PROCESS
 
     for worker, _task in _IN_PROCESS.values():
         room = worker.sfu.get_room(str(session_id))
@@ -372,7 +374,8 @@ async def separate_worker(settings):
     """
     import uuid
 
-    from sessions.media.worker import MediaWorker, worker_channel_of_index
+    from sessions.media.routing import worker_channel_of_index
+    from sessions.media.worker import MediaWorker
 
     settings.MEDIA_WORKER_IN_PROCESS = False
     settings.MEDIA_PLACEMENT = "static"  # the fixed channel; placement by load: test_placement.py
