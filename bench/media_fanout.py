@@ -1,5 +1,7 @@
 """Media fan-out capacity: the OpenRounds SFU against aiortc's MediaRelay, on one core.
 
+(One long script on purpose: a benchmark is read and run as one piece.)
+
 Run: ``.venv/bin/python bench/media_fanout.py`` (loopback only, about 10-15
 minutes, never more than ``--max-minutes``; ``--quick`` checks that it works
 in about two minutes).

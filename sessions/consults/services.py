@@ -1,5 +1,8 @@
 """Writes of supervised consults, each with its permission check and its audit entry.
 
+Why one long module (about 620 lines): every write of a consult appends its audit entry
+the same way; keeping them together keeps the audit rule visible in one file.
+
 Views, API routes and room handlers only translate; the rules are here and tests call
 these functions directly. Every function that changes consult data appends an audit
 entry in the same transaction (so a rolled-back change leaves no entry and a committed

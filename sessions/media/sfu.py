@@ -1,5 +1,11 @@
 """The selective forwarding unit: peer connections, publications, subscriptions.
 
+Why one long module (about 850 lines): `MediaRoom` is one state machine per room —
+negotiation, subscription slots, send rights and quality choice all change the same
+participant under the same lock and renegotiate through the same `_sync`; split apart,
+the parts would pass that lock and state around. Its plain data (config, errors,
+publications, participants) lives in `room_parts.py`.
+
 One :class:`MediaRoom` holds the media of one live session; the :class:`SFU`
 is the registry of rooms living in this worker process.  Nothing here knows
 about Django: the room's WebSocket consumer turns client messages into calls
@@ -38,31 +44,41 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
-    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc import sdp as aiortc_sdp
-from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from .forwarding import (
     ActiveSpeakerDetector,
     SubscriberSlot,
     TrackForwarder,
 )
-from .lowres import CAMERA_PROFILE, SCREEN_PROFILE, LowQualityCopy
 from .quality import AutoQuality, AutoQualityPolicy
 from .renegotiation import keep_negotiated_numbering
+from .room_parts import (
+    ALL_PUBLISHERS,
+    FORWARDED_MIME_TYPES,
+    MAX_SUBSCRIBED_PUBLISHERS,
+    QUALITY_MODES,
+    SOURCES,
+    MediaConfig,
+    MediaError,
+    Participant,
+    Publication,
+    SendRights,
+    SignalCallback,
+    Slot,
+    expand_kinds,
+    parse_sdp,
+    sending_sections,
+)
 from .tap import (
-    IceRestriction,
-    ReceiverTap,
     TappedFrame,
     forward_audio_levels,
     hook_bandwidth_estimates,
@@ -75,253 +91,6 @@ from .tap import (
 
 logger = logging.getLogger(__name__)
 
-#: Subscription kinds; "video" means both camera and screen.
-SOURCES = ("audio", "camera", "screen")
-#: What a subscriber receives of every video it subscribes to: the original,
-#: the room's shared low-resolution copy, or nothing (audio only).
-VIDEO_QUALITIES = ("high", "low", "off")
-#: What a subscriber may ask for: one of those, or "auto" (the server picks high or
-#: low from the subscriber's bandwidth estimate; the default).
-QUALITY_MODES = ("auto", *VIDEO_QUALITIES)
-ALL_PUBLISHERS = "*"
-MAX_SDP_BYTES = 64 * 1024
-#: Publishers one participant may name in subscriptions (besides "everyone").
-MAX_SUBSCRIBED_PUBLISHERS = 32
-FORWARDED_MIME_TYPES = {"audio/opus", "video/vp8"}
-
-SignalCallback = Callable[[str, dict[str, Any]], Any]
-
-
-class MediaError(Exception):
-    """A refused media request, with a stable ``code`` for the client.
-
-    Codes: ``malformed_sdp``, ``not_allowed_to_publish``, ``muted``, ``too_many_tracks``,
-    ``unsupported_codec``, ``negotiation_in_progress``, ``no_offer_pending``,
-    ``unknown_participant``, ``unknown_publisher``, ``too_many_subscriptions``, ``invalid_kind``,
-    ``invalid_quality``, ``room_closed``.
-    """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-    def as_message(self) -> dict[str, str]:
-        """The error as a socket message."""
-        return {"type": "media.error", "code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True)
-class MediaConfig:
-    """Where media flows and how much of it one participant may cause.
-
-    ``ice_host_addresses`` are the local addresses host candidates bind to
-    (tests: ``("127.0.0.1",)``; production: the worker's address).  The UDP
-    ports come from ``port_min``..``port_max`` (0/0: any).  ``ice_servers``
-    are dicts in the browser's ``RTCIceServer`` shape; the default is none,
-    because aiortc otherwise contacts a public STUN server.
-    """
-
-    ice_host_addresses: tuple[str, ...] = ("127.0.0.1",)
-    port_min: int = 0
-    port_max: int = 0
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
-    max_published_tracks: int = 3
-    max_subscribed_tracks: int = 48
-    video_queue_frames: int = 30
-    audio_queue_frames: int = 50
-    #: Thresholds of the automatic original/copy choice; None turns it off ("auto"
-    #: then means the original), e.g. for a benchmark of the forwarding path alone.
-    auto_quality: AutoQualityPolicy | None = AutoQualityPolicy()
-    pli_interval: float = 0.5
-    speaker_interval: float = 0.3
-    renegotiation_delay: float = 0.1
-    close_timeout: float = 5.0
-
-    def rtc_configuration(self) -> RTCConfiguration:
-        servers = [
-            RTCIceServer(
-                urls=server["urls"],
-                username=server.get("username"),
-                credential=server.get("credential"),
-            )
-            for server in self.ice_servers
-        ]
-        # MAX_BUNDLE: every transceiver shares one transport, so tracks added
-        # in renegotiation need no new ICE/DTLS handshake.
-        return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-
-    def ice_restriction(self) -> IceRestriction:
-        return IceRestriction(tuple(self.ice_host_addresses), self.port_min, self.port_max)
-
-
-@dataclass
-class Publication:
-    """One track a participant publishes."""
-
-    publisher_id: str
-    track_id: str
-    kind: str
-    source: str
-    mid: str
-    forwarder: TrackForwarder
-    tap: ReceiverTap | None = None
-    #: The shared low-resolution copy, while some subscriber wants it.
-    low_copy: LowQualityCopy | None = None
-    #: The worker a relayed publication comes from ("" for a local one, published here).
-    origin: str = ""
-    #: How a relayed publication asks its origin for a keyframe (a PLI over the link).
-    keyframe_requester: Callable[[], None] | None = None
-
-    def request_keyframe(self) -> None:
-        if self.tap is not None:
-            self.tap.request_keyframe()
-        elif self.keyframe_requester is not None:
-            self.keyframe_requester()
-
-    def low_quality_copy(self) -> LowQualityCopy:
-        """The shared low-resolution copy, started on first use."""
-        if self.low_copy is None:
-            self.low_copy = LowQualityCopy(
-                self.forwarder,
-                request_source_keyframe=self.request_keyframe,
-                profile=SCREEN_PROFILE if self.source == "screen" else CAMERA_PROFILE,
-                label=f"{self.track_id}:low",
-            )
-            self.low_copy.start()
-        return self.low_copy
-
-    def release_low_copy_if_idle(self) -> None:
-        """Stop the copy once its last subscriber has gone."""
-        if self.low_copy is not None and not self.low_copy.forwarder.subscriber_ids:
-            self.low_copy.stop()
-            self.low_copy = None
-
-    def close(self) -> None:
-        """The track ended: its forwarder and its copy stop."""
-        self.forwarder.close()
-        if self.low_copy is not None:
-            self.low_copy.stop()
-            self.low_copy = None
-
-    def describe(self) -> dict[str, str]:
-        return {
-            "publisher": self.publisher_id,
-            "track": self.track_id,
-            "kind": self.kind,
-            "source": self.source,
-        }
-
-
-@dataclass
-class _Slot:
-    slot: SubscriberSlot
-    transceiver: RTCRtpTransceiver
-    publication: Publication | None = None
-    #: Attached to the publication's low-quality copy instead of the original.
-    low: bool = False
-
-    def forwarder(self) -> TrackForwarder | None:
-        if self.publication is None:
-            return None
-        if self.low:
-            copy = self.publication.low_copy
-            return copy.forwarder if copy is not None else None
-        return self.publication.forwarder
-
-    def release(self, participant_id: str) -> None:
-        """Leave the publication's (or copy's) fan-out; stop an idle copy."""
-        forwarder = self.forwarder()
-        if forwarder is not None:
-            forwarder.remove_subscriber(participant_id)
-        if self.low and self.publication is not None:
-            self.publication.release_low_copy_if_idle()
-
-
-@dataclass(frozen=True)
-class SendRights:
-    """What a participant may send, as the room last said (floor, role, mute).
-
-    ``seq`` is the room event that decided it. An offer whose permission check read
-    the database at or after that event (``checked_seq``) is at least as new and
-    decides alone; an older check cannot undo a revocation that overtook it.
-    """
-
-    publish: bool = True
-    audio: bool = True
-    seq: int = 0
-
-
-@dataclass
-class _Participant:
-    id: str
-    pc: RTCPeerConnection
-    may_publish: bool = False
-    #: Set by ``set_send_rights``; None until the room says anything about this person.
-    rights: SendRights | None = None
-    sources: dict[str, str] = field(default_factory=dict)
-    publications: dict[str, Publication] = field(default_factory=dict)
-    subscriptions: dict[str, set[str]] = field(default_factory=dict)
-    slots: list[_Slot] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    needs_negotiation: bool = False
-    #: What the client asked for (QUALITY_MODES) and what it gets now (VIDEO_QUALITIES).
-    video_mode: str = "auto"
-    video_quality: str = "high"
-    auto_quality: AutoQuality = field(default_factory=AutoQuality)
-    #: The last REMB (bits/s) and what the originals it covers needed then.
-    estimate: int | None = None
-    needed: int | None = None
-    last_remb: tuple[int, tuple[int, ...], float] | None = None
-    closed: bool = False
-    last_offer: dict[str, Any] | None = None
-
-
-def _expand_kinds(kinds: Iterable[str]) -> set[str]:
-    expanded: set[str] = set()
-    for kind in kinds:
-        if kind == "video":
-            expanded |= {"camera", "screen"}
-        elif kind in SOURCES:
-            expanded.add(kind)
-        else:
-            raise MediaError("invalid_kind", f"unknown kind {kind!r}; use audio, video, camera or screen")
-    return expanded
-
-
-def _parse_sdp(sdp_text: object, *, kind: str) -> aiortc_sdp.SessionDescription:
-    """Parse ``sdp_text`` or raise ``MediaError('malformed_sdp')``.
-
-    aiortc's parser accepts much that is not SDP, so the obvious shapes are
-    checked first; the parse itself may raise anything on garbage.
-    """
-    if not isinstance(sdp_text, str) or not sdp_text.strip():
-        raise MediaError("malformed_sdp", f"the {kind} is empty")
-    if len(sdp_text) > MAX_SDP_BYTES:
-        raise MediaError("malformed_sdp", f"the {kind} is larger than {MAX_SDP_BYTES} bytes")
-    if not sdp_text.lstrip().startswith("v=0"):
-        raise MediaError("malformed_sdp", f"the {kind} does not start with v=0")
-    try:
-        description = aiortc_sdp.SessionDescription.parse(sdp_text)
-    except Exception as exc:  # noqa: BLE001 - any parser failure means bad input
-        raise MediaError("malformed_sdp", f"the {kind} could not be parsed ({type(exc).__name__})") from exc
-    if not description.media:
-        raise MediaError("malformed_sdp", f"the {kind} has no media section")
-    for media in description.media:
-        if media.kind in ("audio", "video") and (media.ice is None or not media.ice.usernameFragment):
-            raise MediaError("malformed_sdp", f"the {kind} has a media section without ICE credentials")
-        if media.kind in ("audio", "video") and not media.dtls.fingerprints:
-            raise MediaError("malformed_sdp", f"the {kind} has a media section without a DTLS fingerprint")
-    return description
-
-
-def _sending_sections(description: aiortc_sdp.SessionDescription) -> list[aiortc_sdp.MediaDescription]:
-    return [
-        media
-        for media in description.media
-        if media.kind in ("audio", "video") and media.direction in ("sendonly", "sendrecv")
-    ]
-
 
 class MediaRoom:
     """The media of one live session: who publishes what, who receives what."""
@@ -330,7 +99,7 @@ class MediaRoom:
         self.room_id = room_id
         self.config = config
         self._on_signal = on_signal
-        self._participants: dict[str, _Participant] = {}
+        self._participants: dict[str, Participant] = {}
         self._speakers = ActiveSpeakerDetector()
         self._speaker_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
@@ -474,8 +243,8 @@ class MediaRoom:
         closed again and :class:`MediaError` is raised.
         """
         self._assert_open()
-        description = _parse_sdp(sdp, kind="offer")
-        sending = _sending_sections(description)
+        description = parse_sdp(sdp, kind="offer")
+        sending = sending_sections(description)
         known = self._participants.get(participant_id)
         rights = known.rights if known is not None else None
         if rights is not None and (checked_seq is None or checked_seq < rights.seq):
@@ -528,7 +297,7 @@ class MediaRoom:
         """Apply the client's answer to the server's last ``media.offer``."""
         self._assert_open()
         participant = self._participant(participant_id)
-        _parse_sdp(sdp, kind="answer")
+        parse_sdp(sdp, kind="answer")
         async with participant.lock:
             if participant.pc.signalingState != "have-local-offer":
                 raise MediaError("no_offer_pending", "there is no server offer to answer")
@@ -567,7 +336,7 @@ class MediaRoom:
         """
         self._assert_open()
         participant = self._participant(participant_id)
-        wanted = _expand_kinds(kinds)
+        wanted = expand_kinds(kinds)
         known = publisher_id in self._participants or any(
             pub.publisher_id == publisher_id for pub in self._relayed.values())
         if publisher_id != ALL_PUBLISHERS and not known and not self.spans_workers:
@@ -585,7 +354,7 @@ class MediaRoom:
         current = participant.subscriptions.get(publisher_id)
         if current is None:
             return
-        current -= _expand_kinds(kinds) if kinds is not None else set(SOURCES)
+        current -= expand_kinds(kinds) if kinds is not None else set(SOURCES)
         if not current:
             del participant.subscriptions[publisher_id]
         await self._sync(participant)
@@ -617,7 +386,7 @@ class MediaRoom:
             "probing": participant.auto_quality.probing,
         }
 
-    async def _apply_quality(self, participant: _Participant, *, reason: str, always_tell: bool = False) -> None:
+    async def _apply_quality(self, participant: Participant, *, reason: str, always_tell: bool = False) -> None:
         """Apply the participant's mode (or the automatic choice) to its slots and tell it."""
         mode = participant.video_mode
         quality = mode if mode != "auto" else ("low" if participant.auto_quality.low else "high")
@@ -632,7 +401,7 @@ class MediaRoom:
             logger.info("room %s participant %s: video %s (%s, %s)", self.room_id, participant.id, quality, mode, reason)
             await self._sync(participant)
 
-    def _on_estimate(self, participant: _Participant, bitrate: int, ssrcs: list[int]) -> None:
+    def _on_estimate(self, participant: Participant, bitrate: int, ssrcs: list[int]) -> None:
         """A REMB from the participant's browser: feed the automatic choice.
 
         The estimate covers the SSRCs it lists (a browser lists every stream it
@@ -726,16 +495,16 @@ class MediaRoom:
         if self._closed:
             raise MediaError("room_closed", "the media of this session has ended")
 
-    def _participant(self, participant_id: str) -> _Participant:
+    def _participant(self, participant_id: str) -> Participant:
         participant = self._participants.get(participant_id)
         if participant is None:
             raise MediaError("unknown_participant", "send an offer first")
         return participant
 
-    def _new_participant(self, participant_id: str) -> _Participant:
+    def _new_participant(self, participant_id: str) -> Participant:
         pc = RTCPeerConnection(self.config.rtc_configuration())
         policy = self.config.auto_quality or AutoQualityPolicy()
-        participant = _Participant(id=participant_id, pc=pc, auto_quality=AutoQuality(policy))
+        participant = Participant(id=participant_id, pc=pc, auto_quality=AutoQuality(policy))
         self._participants[participant_id] = participant
 
         @pc.on("track")
@@ -761,7 +530,7 @@ class MediaRoom:
 
     @staticmethod
     def _default_sources(
-        participant: _Participant,
+        participant: Participant,
         description: aiortc_sdp.SessionDescription,
         sources: Mapping[str, str] | None,
     ) -> dict[str, str]:
@@ -769,7 +538,7 @@ class MediaRoom:
         # A camera that was cut (floor taken back) leaves its label behind, so look at
         # what is published now: a new camera after the floor comes back is a camera.
         has_camera = any(pub.source == "camera" for pub in participant.publications.values())
-        for media in _sending_sections(description):
+        for media in sending_sections(description):
             mid = media.rtp.muxId
             if mid in participant.sources:
                 continue
@@ -783,7 +552,7 @@ class MediaRoom:
             has_camera = has_camera or result[mid] == "camera"
         return result
 
-    def _on_track(self, participant: _Participant, track: Any) -> None:
+    def _on_track(self, participant: Participant, track: Any) -> None:
         transceiver = next(
             (t for t in participant.pc.getTransceivers() if t.receiver.track is track), None
         )
@@ -836,7 +605,7 @@ class MediaRoom:
 
         return push
 
-    def _on_publication_ended(self, participant: _Participant, publication: Publication) -> None:
+    def _on_publication_ended(self, participant: Participant, publication: Publication) -> None:
         if participant.publications.get(publication.mid) is not publication:
             return
         del participant.publications[publication.mid]
@@ -846,10 +615,10 @@ class MediaRoom:
             self._after_publications_changed()
 
     def _unpublish_stopped_tracks(
-        self, participant: _Participant, description: aiortc_sdp.SessionDescription
+        self, participant: Participant, description: aiortc_sdp.SessionDescription
     ) -> bool:
         """Drop publications whose m-line the client no longer sends on."""
-        sending = {media.rtp.muxId for media in _sending_sections(description)}
+        sending = {media.rtp.muxId for media in sending_sections(description)}
         ended = False
         for mid, publication in list(participant.publications.items()):
             if mid not in sending:
@@ -873,7 +642,7 @@ class MediaRoom:
             self._emit(participant.id, message)
             self._schedule_sync(participant, delay=0)
 
-    def _desired(self, participant: _Participant) -> list[Publication]:
+    def _desired(self, participant: Participant) -> list[Publication]:
         wanted: list[Publication] = []
         for pub in self.publications():
             if pub.publisher_id == participant.id or pub.forwarder.closed:
@@ -887,7 +656,7 @@ class MediaRoom:
                 wanted.append(pub)
         return wanted[: self.config.max_subscribed_tracks]
 
-    def _schedule_sync(self, participant: _Participant, *, delay: float) -> None:
+    def _schedule_sync(self, participant: Participant, *, delay: float) -> None:
         async def later() -> None:
             if delay:
                 await asyncio.sleep(delay)
@@ -895,7 +664,7 @@ class MediaRoom:
 
         self._schedule(later())
 
-    async def _sync(self, participant: _Participant) -> None:
+    async def _sync(self, participant: Participant) -> None:
         """Make the participant's outgoing slots match its subscriptions."""
         if participant.closed or self._closed:
             return
@@ -904,7 +673,7 @@ class MediaRoom:
             if changed or participant.needs_negotiation:
                 await self._offer(participant)
 
-    def _sync_slots(self, participant: _Participant) -> bool:
+    def _sync_slots(self, participant: Participant) -> bool:
         if participant.pc.remoteDescription is None:
             return False
         desired = {pub.track_id: pub for pub in self._desired(participant)}
@@ -940,12 +709,12 @@ class MediaRoom:
         return changed
 
     @staticmethod
-    def _subscribe_queue(participant: _Participant, pub: Publication, *, low: bool) -> Any:
+    def _subscribe_queue(participant: Participant, pub: Publication, *, low: bool) -> Any:
         if low:
             return pub.low_quality_copy().forwarder.add_subscriber(participant.id)
         return pub.forwarder.add_subscriber(participant.id)
 
-    def _new_slot(self, participant: _Participant, kind: str) -> _Slot:
+    def _new_slot(self, participant: Participant, kind: str) -> Slot:
         slot = SubscriberSlot(kind)
         transceiver = participant.pc.addTransceiver(slot.track, direction="sendonly")
         preferred = [
@@ -954,7 +723,7 @@ class MediaRoom:
             if codec.mimeType.lower() in FORWARDED_MIME_TYPES or codec.mimeType.lower().endswith("/rtx")
         ]
         transceiver.setCodecPreferences(preferred)
-        entry = _Slot(slot=slot, transceiver=transceiver)
+        entry = Slot(slot=slot, transceiver=transceiver)
         hook_bandwidth_estimates(transceiver.sender, lambda bps, ssrcs: self._on_estimate(participant, bps, ssrcs))
         if kind == "audio":
             forward_audio_levels(transceiver.sender, lambda: slot.last_audio_level)
@@ -976,7 +745,7 @@ class MediaRoom:
         participant.slots.append(entry)
         return entry
 
-    async def _offer(self, participant: _Participant) -> None:
+    async def _offer(self, participant: Participant) -> None:
         """Send a server offer, or remember to once the connection is ready."""
         pc = participant.pc
         if pc.signalingState != "stable" or pc.connectionState != "connected":

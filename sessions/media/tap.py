@@ -1,5 +1,8 @@
 """The one place where OpenRounds reaches into aiortc's private internals.
 
+Why one long module (about 700 lines): every reach into aiortc stays in one file with the
+compatibility check that covers it, so an aiortc upgrade is reviewed in one place.
+
 aiortc (1.16) can *send* pre-encoded ``av.Packet`` objects without encoding
 (``RTCRtpSender._next_encoded_frame`` packs them), but an ``RTCRtpReceiver``
 always hands complete frames to a decoder thread, a keyframe request from a

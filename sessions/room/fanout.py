@@ -1,5 +1,9 @@
 """Delivering room events to sockets, in order, once, across processes.
 
+Why one long module (about 740 lines): the node, its hubs and the backends are one
+algorithm — ordered delivery with gap repair and catch-up — whose invariants (the next
+sequence number per hub, what a resume may miss) must be read together.
+
 Design (measured against the alternatives in bench/room_fanout.py, docs/benchmarks.md):
 
 - Every process runs one `RoomNode`. It holds a `RoomHub` per room with local sockets.

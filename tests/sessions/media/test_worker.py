@@ -1,5 +1,8 @@
 """Media through the room socket and the media worker, with aiortc playing the browsers.
 
+(A long test module: its helpers — clients, separate workers, playable checks — are
+shared by the cases below and by test_cascade.py.)
+
 Every message goes the production way: the room consumer, the media signalling handlers,
 the channel layer, the (embedded) media worker, and back on the consumer's channel.
 """
