@@ -33,6 +33,7 @@ class LiveSessionsConfig(AppConfig):
             event_seen=selectors.room_snapshot_forget,
         ))
         # Room message handlers contributed by other parts register themselves on import.
+        from sessions.captions import room_handlers as caption_handlers  # noqa: F401
         from sessions.consults import room_handlers  # noqa: F401
         from sessions.media import signalling  # noqa: F401
         from sessions.peer import room_handlers as peer_handlers  # noqa: F401

@@ -9,6 +9,9 @@ kept by the consult part instead (clinical data, never in the library).
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -36,3 +39,11 @@ class SessionRecording(models.Model):
     @property
     def is_published(self) -> bool:
         return self.published_at is not None
+
+    @property
+    def started_at(self) -> dt.datetime:
+        """When recording began: the recorder names each file by its start (UTC), else kept time."""
+        found = re.search(r"(\d{8}T\d{6}Z)[^/]*$", self.name)
+        if found is None:
+            return self.created_at
+        return dt.datetime.strptime(found.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)

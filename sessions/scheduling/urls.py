@@ -21,6 +21,7 @@ urlpatterns = [
     path("<int:session_id>/recommendations/", views.recommend, name="recommend"),
     path("<int:session_id>/reflection/", views.reflect, name="reflect"),
     path("<int:session_id>/recordings/<int:recording_id>/", views.recording_download, name="recording"),
+    path("<int:session_id>/recordings/<int:recording_id>/captions.vtt", views.recording_captions, name="recording-captions"),
     path("<int:session_id>/recordings/<int:recording_id>/publish/", views.recording_publish, name="recording-publish"),
     path("<int:session_id>/calendar.ics", views.session_ics, name="ics"),
 ]

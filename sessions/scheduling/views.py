@@ -128,6 +128,18 @@ def recording_download(request: HttpRequest, session_id: int, recording_id: int)
                                  filename=f"session-{session.pk}-recording-{recording.pk}.webm")
 
 
+def recording_captions(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
+    """The captions written while the recording ran, as WebVTT (for the recording's audience)."""
+    from sessions.captions.webvtt import captions_webvtt
+
+    session = _visible_session(request, session_id)
+    recording = _recording_for(request, session, recording_id)
+    text = captions_webvtt(session_id=session.pk, start=recording.started_at, end=recording.created_at)
+    response = HttpResponse(text, content_type="text/vtt; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 @require_POST
 @login_required
 def recording_publish(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:

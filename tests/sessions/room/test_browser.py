@@ -53,6 +53,22 @@ def test_two_people_chat_vote_and_raise_a_hand_in_the_room(people, browser_page)
     expect(amina.locator("#my-role")).to_contain_text("you have the floor")
     expect(host.locator("#hand-list")).to_contain_text("No raised hands")
 
+    # Live captions: the host makes Amina the captioner; what she types reaches the host
+    # with her name, as she types it and as a finished line; the host may hide them.
+    expect(amina.get_by_label("Caption", exact=True)).to_be_hidden()
+    host.locator("#people-list li", has_text=people.amina.name).get_by_role("button", name="Make captioner").click()
+    amina.get_by_label("Caption", exact=True).fill("Inferior leads show ST elevation")
+    expect(host.locator("#captions")).to_contain_text("Inferior leads show ST elevation")
+    amina.get_by_label("Caption", exact=True).press("Enter")
+    expect(host.locator("#captions .caption-line:not(.partial)")).to_contain_text(people.amina.name)
+    expect(host.locator("#captions .caption-line:not(.partial)")).to_contain_text("Inferior leads show ST elevation")
+    host.get_by_role("button", name="Hide captions").click()
+    expect(host.locator("#captions")).to_be_hidden()
+    host.reload()
+    expect(host.locator("#room-connection")).to_have_text("Connected")
+    expect(host.get_by_role("button", name="Show captions")).to_be_visible()
+    expect(host.locator("#captions")).to_be_hidden()
+
 
 def test_the_page_shows_reconnecting_and_recovers_by_itself_with_what_it_missed(people, browser_page, live_site):
     from playwright.sync_api import expect

@@ -11,6 +11,7 @@ export function roleLabel(role) {
   const labels = {
     host: () => t('host'), presenter: () => t('presenter'), attendee: () => t('attendee'),
     supervisor: () => t('supervisor'), trainee: () => t('trainee'), observer: () => t('observer'),
+    captioner: () => t('captioner'),
   };
   return labels[role] ? labels[role]() : role;
 }
@@ -34,6 +35,7 @@ export function renderPeople(model, connection, onError) {
         : el('button', {type: 'button', class: 'secondary', onclick: act('floor.grant', {user_id: p.user_id}), text: t('Give the floor')}),
       el('button', {type: 'button', class: 'secondary', onclick: act(p.muted ? 'moderation.unmute' : 'moderation.mute', {user_id: p.user_id}), text: p.muted ? t('Unmute') : t('Mute')}),
       !staged ? null : el('button', {type: 'button', class: 'secondary', onclick: act('role.set', {user_id: p.user_id, role: p.role === 'presenter' ? 'attendee' : 'presenter'}), text: p.role === 'presenter' ? t('Make attendee') : t('Make presenter')}),
+      !staged ? null : el('button', {type: 'button', class: 'secondary', onclick: act('role.set', {user_id: p.user_id, role: p.role === 'captioner' ? 'attendee' : 'captioner'}), text: p.role === 'captioner' ? t('Stop captioning') : t('Make captioner')}),
       el('button', {type: 'button', class: 'danger', onclick: () => { if (window.confirm(t('Remove this person from the session?'))) act('moderation.remove', {user_id: p.user_id})(); }, text: t('Remove')}),
     ]) : null;
     return el('li', {dataset: {userId: String(p.user_id)}}, [
