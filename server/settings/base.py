@@ -325,6 +325,9 @@ MEDIA_CASCADE_SECRET = os.environ.get("MEDIA_CASCADE_SECRET", "")
 MEDIA_WORKER_SOFT_LIMIT = int(os.environ.get("MEDIA_WORKER_SOFT_LIMIT", "300"))
 # A recording also stores what it wrote every so many seconds, so a killed worker loses at
 # most that much (sessions/media/recording.py); 0 turns the pieces off.
+# Automatic live captions by the media worker, on this machine (sessions/media/transcription.py):
+# "pocketsphinx" (English, in its package) or "" (off). Never for consults.
+MEDIA_CAPTIONS_ENGINE = os.environ.get("MEDIA_CAPTIONS_ENGINE", "")
 MEDIA_RECORDING_CHECKPOINT_SECONDS = float(os.environ.get("MEDIA_RECORDING_CHECKPOINT_SECONDS", "5"))
 TURN_URLS = env_list("TURN_URLS")
 TURN_SECRET = os.environ.get("TURN_SECRET", "")

@@ -26,7 +26,7 @@ from sessions.room.registry import ROLE_PERMISSIONS, RoomContext, register_role,
 
 #: The captioner does what an attendee does, and captions.
 register_role("captioner", ROLE_PERMISSIONS["attendee"] | {"caption"}, assignable=True)
-room_event_type("caption.line", user_id=int, name=str, text=str)
+room_event_type("caption.line", user_id=int, name=str, text=str, source_=str)  # source: "auto" (transcribed)
 
 MAX_CAPTION_CHARS = 500
 #: A fast typist's partial lines (the page sends at most about three a second) and lines.

@@ -69,3 +69,13 @@ def recordings_keep(session_id: int, names: list[str]) -> None:
 
     session_recordings_keep(session_id=session_id, names=names)
 
+
+def caption_line_store(session_id: int, publisher_id: str, text: str) -> None:
+    """An automatic caption: the same `caption.line` event a human captioner writes."""
+    from server.people.models import User
+
+    user = User.objects.filter(pk=int(publisher_id)).first() if publisher_id.isdigit() else None
+    room_event_emit(session_id=session_id, type="caption.line", payload={
+        "user_id": user.pk if user else 0, "name": user.name if user else "", "text": text[:500], "source": "auto",
+    })
+

@@ -6,7 +6,7 @@ recorded; neither may import the other for it (the worker is below the handlers)
 
 from __future__ import annotations
 
-from sessions.models import RoomEvent
+from sessions.models import LiveSession, RoomEvent, SessionKind
 
 
 def media_recording_active(*, session_id: int) -> bool:
@@ -16,3 +16,10 @@ def media_recording_active(*, session_id: int) -> bool:
         .order_by("-seq").values_list("payload", flat=True).first()
     )
     return bool(payload and payload.get("active"))
+
+
+def media_captions_allowed(*, session_id: int) -> bool:
+    """Automatic captions for this session? Never for a consult (its consent does not cover a transcript)."""
+    kind = LiveSession.objects.filter(pk=session_id).values_list("kind", flat=True).first()
+    return kind is not None and kind != SessionKind.CONSULT
+

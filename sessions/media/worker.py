@@ -16,6 +16,9 @@ message, and moved (its browsers reconnect their media by themselves) when that 
 dies or drains. `MEDIA_PLACEMENT=static` keeps the older fixed spread: sessions over
 `media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
 
+(About 650 lines: the worker is one loop of requests whose per-session state — rooms,
+recorders, transcribers, routes — is changed under one set of locks.)
+
 Around it: `routing.py` says which worker's channel a request goes to, `embedded.py`
 runs the worker inside the web process, `outcomes.py` writes what the worker changes in
 the room and the session (room events, kept recordings), `cascade.py` links the workers
@@ -44,6 +47,7 @@ from django.conf import settings
 
 from .cascade import Cascade, cascade_enabled
 from .outcomes import (
+    caption_line_store,
     media_moved,
     recording_event,
     recordings_keep,
@@ -69,8 +73,9 @@ from .routing import (
     placement_by_registry,
     worker_channel_of_index,
 )
-from .selectors import media_recording_active
+from .selectors import media_captions_allowed, media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
+from .transcription import RoomTranscriber, captions_engine_name, speech_engine
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +122,8 @@ class MediaWorker:
         self.sfu = SFU(self.config, self._on_signal)
         self.routes: dict[tuple[str, str], str] = {}
         self.recorders: dict[int, RoomRecorder] = {}
+        #: Automatic captions per session (transcription.py), when an engine is configured.
+        self.transcribers: dict[int, RoomTranscriber] = {}
         #: Finished recordings per session (storage names), published when the session ends.
         self.finished: dict[int, list[str]] = defaultdict(list)
         self._locks: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -196,6 +203,8 @@ class MediaWorker:
             task.cancel()
         for session_id in list(self.recorders):
             await self._record_stop(session_id)
+        for session_id in list(self.transcribers):
+            await self._stop_captions(session_id)
         if self.cascade is not None:
             await self.cascade.close()
         await self.sfu.close()
@@ -345,6 +354,8 @@ class MediaWorker:
                 await self.cascade.join(session_id)
             if new_room and self.registry is not None:
                 await self._continue_recording(session_id)
+            if new_room:
+                await self._start_captions(session_id)
             checked_seq = request.get("checked_seq")
             answer = await room.handle_offer(
                 participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),
@@ -450,6 +461,36 @@ class MediaWorker:
             await database_sync_to_async(recordings_keep)(session_id, recovered)
         logger.info("session %s: recording continues in a new part on worker %s", session_id, self.worker_id)
 
+    async def _start_captions(self, session_id: int) -> None:
+        """Transcribe the session's speakers if an engine is configured (never a consult).
+
+        Only the session's primary worker does, so each utterance gives one line.
+        """
+        if session_id in self.transcribers or not captions_engine_name():
+            return
+        if self.registry is not None:
+            primary = await self.registry.placed_on(session_id)
+            if primary is not None and primary.id != self.worker_id:
+                return
+        if not await database_sync_to_async(media_captions_allowed)(session_id=session_id):
+            return
+        engine = await asyncio.to_thread(speech_engine)
+        room = self.sfu.get_room(str(session_id))
+        if engine is None or room is None:
+            return
+
+        async def on_line(publisher_id: str, text: str) -> None:
+            await database_sync_to_async(caption_line_store)(session_id, publisher_id, text)
+
+        self.transcribers[session_id] = transcriber = RoomTranscriber(room, engine=engine, on_line=on_line)
+        transcriber.start()
+        logger.info("session %s: automatic captions (%s)", session_id, captions_engine_name())
+
+    async def _stop_captions(self, session_id: int) -> None:
+        transcriber = self.transcribers.pop(session_id, None)
+        if transcriber is not None:
+            await transcriber.stop()
+
     async def _recover_pieces(self, session_id: int) -> list[str]:
         """Join the stored pieces of recordings whose worker died (recording.py, "Why pieces").
 
@@ -499,6 +540,7 @@ class MediaWorker:
 
     async def _session_ended(self, session_id: int) -> None:
         await self._record_stop(session_id)
+        await self._stop_captions(session_id)
         names = self.finished.pop(session_id, []) + await self._recover_pieces(session_id)
         if names:
             await database_sync_to_async(recordings_keep)(session_id, names)

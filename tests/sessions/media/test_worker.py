@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from pathlib import Path
 
 import av
 import pytest
@@ -625,3 +626,31 @@ async def test_a_consult_recording_stays_with_the_consult_for_its_participants_a
     entry = await db(lambda: AuditEntry.objects.filter(consult=consult, action="recording.withdrawn")
                      .values_list("detail", flat=True).last())
     assert any(hook.get("deleted_files") == 1 for hook in entry["hooks"]), entry
+
+
+SPEECH = Path(__file__).with_name("speech_good_morning.ogg")  # espeak-ng: "good morning everyone welcome to the lecture"
+
+
+async def test_what_the_speaker_says_becomes_automatic_captions_everyone_reads(people, clients, settings):
+    """Real recognition (pocketsphinx, on this machine) of espeak-ng speech through the worker."""
+    from aiortc.contrib.media import MediaPlayer
+
+    settings.MEDIA_CAPTIONS_ENGINE = "pocketsphinx"
+    live = await conference(people)
+    amina = await clients(people.amina, live.pk)
+    host = await clients(people.tanaka, live.pk)
+    player = MediaPlayer(str(SPEECH))
+    assert (await host.join(player.audio))["type"] == "media.answer"
+    line = await amina.expect(lambda m: m["type"] == "caption.line", timeout=40)
+    assert line["data"]["source"] == "auto" and line["data"]["name"] == people.tanaka.name
+    heard = set(line["data"]["text"].lower().split())
+    assert heard & {"morning", "everyone", "welcome", "lecture"}, line["data"]["text"]
+
+
+async def test_a_consult_is_never_transcribed(people):
+    from sessions.media.selectors import media_captions_allowed
+
+    consult = await conference(people, kind=SessionKind.CONSULT)
+    lecture = await conference(people, kind=SessionKind.LECTURE)
+    assert await db(media_captions_allowed, session_id=lecture.pk)
+    assert not await db(media_captions_allowed, session_id=consult.pk)
