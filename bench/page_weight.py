@@ -101,9 +101,9 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
+    from server.people.models import User
     from tests.browser_support import session_cookie_for
     from tests.reach.pages import PAGES, ROOM_PAGE, room_usability_probe, seed_demo_data
-    from server.people.models import User
 
     people = seed_demo_data()
     targets = []

@@ -36,13 +36,12 @@ import json
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Install the browser-test tools from npm (axe-core) into ./node_modules, exactly as
-# package-lock.json pins them. The product has no JS build; only the accessibility tests
-# read node_modules/axe-core/axe.min.js. Idempotent and quick when already installed.
+# Install the test tools from npm into ./node_modules, exactly as package-lock.json pins
+# them, devDependencies included: axe-core (the accessibility tests read
+# node_modules/axe-core/axe.min.js) and typescript (tests/reach/test_js_types.py runs
+# node_modules/.bin/tsc -p jsconfig.json, the type check of the browser modules). The
+# product has no JS build. Idempotent and quick when everything is installed already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AXE=node_modules/axe-core/axe.min.js
-want=$(node -p "require('./package-lock.json').packages['node_modules/axe-core'].version")
-have=$(node -p "try { require('./node_modules/axe-core/package.json').version } catch (e) { '' }" 2>/dev/null || true)
-if [ -f "$AXE" ] && [ "$have" = "$want" ]; then
+# Every devDependency installed at the version the lock file pins?
+if node -e "
+  const lock = require('./package-lock.json').packages;
+  for (const name of Object.keys(require('./package.json').devDependencies || {})) {
+    let have = '';
+    try { have = require('./node_modules/' + name + '/package.json').version; } catch (e) {}
+    if (have !== lock['node_modules/' + name].version) process.exit(1);
+  }
+" 2>/dev/null && [ -f node_modules/axe-core/axe.min.js ] && [ -x node_modules/.bin/tsc ]; then
   exit 0
 fi
-command -v npm >/dev/null || { echo "npm is needed for the accessibility tests (apt-get install npm)" >&2; exit 1; }
-npm ci --no-audit --no-fund --loglevel=error
-test -f "$AXE"
+command -v npm >/dev/null || { echo "npm is needed for the test tools (apt-get install npm)" >&2; exit 1; }
+npm ci --include=dev --no-audit --no-fund --loglevel=error
+test -f node_modules/axe-core/axe.min.js
+test -x node_modules/.bin/tsc

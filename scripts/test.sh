@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || bash scripts/venv.sh
 bash scripts/services.sh
 bash scripts/npm.sh
+bash scripts/lint.sh
 export REQUIRE_REAL_SERVICES=1
 DEBUG=1 .venv/bin/python manage.py compilemessages --ignore=.venv -v0
 

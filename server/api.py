@@ -21,7 +21,7 @@ from server.storable_text import StorableJsonParser, UnstorableText
 class PersonalTokenAuth(HttpBearer):
     """Bearer authentication with a personal access token."""
 
-    def authenticate(self, request: HttpRequest, token: str):  # type: ignore[override]
+    def authenticate(self, request: HttpRequest, token: str):
         user = access_token_authenticate(secret=token)
         if user is not None:
             request.user = user

@@ -30,7 +30,7 @@ daphne_wire.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(django_asgi_app),
+        "http": RequestBodyLimit(django_asgi_app),  # type: ignore[arg-type]  # the stubs type ASGIHandler's scope as a dict
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -143,7 +143,7 @@ def _response_413(limit: int) -> bytes:
 class _Discard(io.BytesIO):
     """Where the rest of a refused body goes: nowhere."""
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         return len(data)
 
 

@@ -63,3 +63,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Pass 2 (the production components) runs only what can differ there: what touches the
+    database, Redis, S3 or a browser. A test with none of them ran in pass 1 already and
+    would only repeat itself (scripts/test.sh; keeps the suite within its time budget)."""
+    if os.environ.get("TEST_PASS") != "production":
+        return
+    uses_components = {"db", "transactional_db", "live_server", "settings_redis"}
+    kept, repeated = [], []
+    for item in items:
+        marked = any(item.get_closest_marker(name) for name in ("django_db", "realservices", "browser"))
+        if marked or uses_components & set(getattr(item, "fixturenames", ())):
+            kept.append(item)
+        else:
+            repeated.append(item)
+    if repeated:
+        config.hook.pytest_deselected(items=repeated)
+        items[:] = kept

@@ -16,6 +16,7 @@ from ninja import Router, Schema
 
 from courses.models import Course, Module, ModuleItem
 from server.people.errors import PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 
 from . import selectors, services
 from .bundle import bundle_size_estimate
@@ -122,7 +123,7 @@ def _outline_out(outline: CourseOutline) -> dict[str, Any]:
     course = outline.course
     modules = []
     for module_view in outline.modules:
-        items = []
+        items: list[dict[str, Any]] = []
         for entry in module_view.items:
             if not entry.available:
                 items.append({"id": entry.item.pk, "position": entry.item.position, "available": False})
@@ -168,19 +169,19 @@ def _editable(request: HttpRequest, course_id: int) -> Course:
 
 
 @router.get("/", response=list[CourseOut], summary="Published courses open to you")
-def course_list(request: HttpRequest) -> list[dict[str, Any]]:
+def course_list(request: AuthenticatedHttpRequest) -> list[dict[str, Any]]:
     courses = selectors.courses_visible_to(user=request.user).filter(is_published=True)
     return [_course_out(course) for course in courses[:500]]
 
 
 @router.get("/{course_id}", response={200: OutlineOut, 403: ErrorOut}, summary="A course's outline as you see it")
-def course_get(request: HttpRequest, course_id: int) -> Any:
+def course_get(request: AuthenticatedHttpRequest, course_id: int) -> Any:
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     return _outline_out(selectors.course_outline(user=request.user, course=course))
 
 
 @router.post("/{course_id}/modules/order", response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut}, summary="Reorder modules")
-def modules_order(request: HttpRequest, course_id: int, payload: OrderIn) -> Any:
+def modules_order(request: AuthenticatedHttpRequest, course_id: int, payload: OrderIn) -> Any:
     course = _editable(request, course_id)
     services.module_reorder(by=request.user, course=course, module_ids=payload.ids)
     return _outline_out(selectors.course_outline(user=request.user, course=course))
@@ -191,7 +192,7 @@ def modules_order(request: HttpRequest, course_id: int, payload: OrderIn) -> Any
     response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut},
     summary="Reorder the items of a module",
 )
-def items_order(request: HttpRequest, course_id: int, module_id: int, payload: OrderIn) -> Any:
+def items_order(request: AuthenticatedHttpRequest, course_id: int, module_id: int, payload: OrderIn) -> Any:
     course = _editable(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
     services.item_reorder(by=request.user, module=module, item_ids=payload.ids)
@@ -203,7 +204,7 @@ def items_order(request: HttpRequest, course_id: int, module_id: int, payload: O
     response={200: OutlineOut, 400: ErrorOut, 403: ErrorOut},
     summary="Move an item (optionally to another module)",
 )
-def item_move(request: HttpRequest, course_id: int, item_id: int, payload: MoveIn) -> Any:
+def item_move(request: AuthenticatedHttpRequest, course_id: int, item_id: int, payload: MoveIn) -> Any:
     course = _editable(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     to_module = get_object_or_404(Module, pk=payload.module_id, course=course) if payload.module_id else None
@@ -212,7 +213,7 @@ def item_move(request: HttpRequest, course_id: int, item_id: int, payload: MoveI
 
 
 @router.delete("/{course_id}/items/{item_id}", response={200: OutlineOut, 403: ErrorOut}, summary="Remove an item")
-def item_delete(request: HttpRequest, course_id: int, item_id: int) -> Any:
+def item_delete(request: AuthenticatedHttpRequest, course_id: int, item_id: int) -> Any:
     course = _editable(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     services.item_remove(by=request.user, item=item)
@@ -220,7 +221,7 @@ def item_delete(request: HttpRequest, course_id: int, item_id: int) -> Any:
 
 
 @router.delete("/{course_id}/modules/{module_id}", response={200: OutlineOut, 403: ErrorOut}, summary="Remove a module")
-def module_delete(request: HttpRequest, course_id: int, module_id: int) -> Any:
+def module_delete(request: AuthenticatedHttpRequest, course_id: int, module_id: int) -> Any:
     course = _editable(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
     services.module_remove(by=request.user, module=module)
@@ -232,7 +233,7 @@ def module_delete(request: HttpRequest, course_id: int, module_id: int) -> Any:
     response={200: ProgressOut, 400: ErrorOut, 403: ErrorOut},
     summary="Set your progress on an item",
 )
-def item_progress(request: HttpRequest, course_id: int, item_id: int, payload: ProgressIn) -> Any:
+def item_progress(request: AuthenticatedHttpRequest, course_id: int, item_id: int, payload: ProgressIn) -> Any:
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     progress = services.progress_set(user=request.user, item=item, status=payload.status)

@@ -19,7 +19,7 @@ import io
 import logging
 import posixpath
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
 
 from courses.models import Course, FileRole, MaterialFile, MaterialKind
-from server.people.models import User
+from server.people.http import AnyUser
 
 from .material_facts import ItemFacts
 from .selectors import CourseOutline, course_outline
@@ -116,7 +116,7 @@ def _safe_file_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def bundle_plan(*, user: User, course: Course) -> BundlePlan:
+def bundle_plan(*, user: AnyUser, course: Course) -> BundlePlan:
     """Decide what goes into the bundle for `user` and render its pages.
 
     Precondition: `user` may open `course` (the view uses `course_get_for_viewer`).
@@ -218,7 +218,7 @@ def _storage_blocks(storage: Storage, name: str, block_size: int) -> Iterator[by
 
 def bundle_stream(
     plan: BundlePlan, *, storage: Storage | None = None, block_size: int = BLOCK_SIZE
-) -> Iterator[bytes]:
+) -> Generator[bytes]:
     """Yield the zip of `plan` piece by piece as it is written.
 
     A stored file that cannot be read when its turn comes (deleted meanwhile) is replaced
@@ -257,7 +257,7 @@ def bundle_stream(
         yield tail
 
 
-async def _async_blocks(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _async_blocks(blocks: Generator[bytes]) -> AsyncIterator[bytes]:
     """Pull from a sync generator in a worker thread, one block at a time."""
     sentinel = object()
     pull = sync_to_async(lambda: next(blocks, sentinel), thread_sensitive=False)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q
-
 from django.urls import NoReverseMatch, reverse
 
 from courses.models import FileRole, Licence, Material, MaterialFile, MaterialKind, MaterialVersion, ModuleItem
@@ -80,7 +79,7 @@ class ItemFacts:
 
     @property
     def school_country(self) -> str:
-        return str(self.material.institution.country.name)
+        return str(self.material.institution.country.name)  # type: ignore[attr-defined]  # a Country, typed as its code
 
     @property
     def version_number(self) -> int:

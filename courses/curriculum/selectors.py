@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -22,24 +21,21 @@ from courses.models import (
     Course,
     CourseAudience,
     LearnerProgress,
+    Material,
+    MaterialVersion,
     Module,
     ModuleItem,
     ProgressStatus,
 )
 from server.people.errors import PermissionRefused
+from server.people.http import AnyUser
 from server.people.models import Role, User
-from server.people.selectors import (
-    institution_partner_ids,
-    user_has_role,
-    user_institution_ids,
-)
+from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
 
 logger = logging.getLogger(__name__)
 
 #: Roles that may compose courses (at their own school).
 BUILDER_ROLES = (Role.FACULTY, Role.SUPERVISOR, Role.COORDINATOR)
-
-AnyUser = User | AnonymousUser
 
 
 def user_builder_institution_ids(*, user: AnyUser) -> set[int]:
@@ -141,8 +137,8 @@ class ItemView:
     title: str = ""
     material_url: str = ""
     facts: Any = None  # material_facts.ItemFacts of an available item
-    material: object | None = None
-    version: object | None = None
+    material: Material | None = None
+    version: MaterialVersion | None = None
     kind: str = ""
     kind_label: str = ""
     size_bytes: int = 0

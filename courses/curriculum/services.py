@@ -155,7 +155,7 @@ def course_delete(*, by: User, course: Course) -> None:
 # -- modules --------------------------------------------------------------------------------
 
 
-def _renumber(rows: Sequence[Module] | Sequence[ModuleItem]) -> None:
+def _renumber(rows: Sequence[Module | ModuleItem]) -> None:
     for index, row in enumerate(rows):
         if row.position != index:
             row.position = index

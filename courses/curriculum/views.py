@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from courses.library.selectors import material_visible_to
 from courses.models import Course, MaterialVersion, Module, ModuleItem
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from server.people.models import Institution
 
 from . import selectors, services
@@ -38,11 +39,11 @@ def _refused(request: HttpRequest, error: PermissionRefused) -> HttpResponse:
     return render(request, "curriculum/refused.html", {"message": error.message, "code": error.code}, status=403)
 
 
-def _translating_errors(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _translating_errors(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """PermissionRefused → 403 page; InvalidRequest → error message and back to the builder."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except PermissionRefused as error:
@@ -108,7 +109,7 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
 
 @require_GET
 @_translating_errors
-def course_bundle(request: HttpRequest, course_id: int) -> HttpResponse:
+def course_bundle(request: HttpRequest, course_id: int) -> HttpResponseBase:
     """The offline zip, streamed; only what this downloader may see goes in."""
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     plan = bundle_plan(user=request.user, course=course)
@@ -120,7 +121,7 @@ def course_bundle(request: HttpRequest, course_id: int) -> HttpResponse:
 
 @login_required
 @_translating_errors
-def course_create(request: HttpRequest) -> HttpResponse:
+def course_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     school_ids = selectors.user_builder_institution_ids(user=request.user)
     institutions = list(Institution.objects.filter(pk__in=school_ids))
     if not institutions:
@@ -146,7 +147,7 @@ def course_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @_translating_errors
-def course_builder(request: HttpRequest, course_id: int) -> HttpResponse:
+def course_builder(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     """The builder page; a POST saves the course's description."""
     course = _editable_course(request, course_id)
     initial = {
@@ -187,7 +188,7 @@ def course_builder(request: HttpRequest, course_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @_translating_errors
-def course_publish(request: HttpRequest, course_id: int) -> HttpResponse:
+def course_publish(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     published = request.POST.get("published") == "1"
     services.course_set_published(by=request.user, course=course, published=published)
@@ -198,7 +199,7 @@ def course_publish(request: HttpRequest, course_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @_translating_errors
-def course_delete(request: HttpRequest, course_id: int) -> HttpResponse:
+def course_delete(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     services.course_delete(by=request.user, course=course)
     messages.success(request, _("The course was deleted."))
@@ -208,7 +209,7 @@ def course_delete(request: HttpRequest, course_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @_translating_errors
-def module_add(request: HttpRequest, course_id: int) -> HttpResponse:
+def module_add(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     form = ModuleForm(request.POST)
     if not form.is_valid():
@@ -220,7 +221,7 @@ def module_add(request: HttpRequest, course_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @_translating_errors
-def module_update(request: HttpRequest, course_id: int, module_id: int) -> HttpResponse:
+def module_update(request: AuthenticatedHttpRequest, course_id: int, module_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
     form = ModuleForm(request.POST)
@@ -244,7 +245,7 @@ def _target_position(form: MoveForm, current: int) -> int:
 @require_POST
 @login_required
 @_translating_errors
-def module_move(request: HttpRequest, course_id: int, module_id: int) -> HttpResponse:
+def module_move(request: AuthenticatedHttpRequest, course_id: int, module_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
     form = MoveForm(request.POST)
@@ -257,7 +258,7 @@ def module_move(request: HttpRequest, course_id: int, module_id: int) -> HttpRes
 @require_POST
 @login_required
 @_translating_errors
-def module_remove(request: HttpRequest, course_id: int, module_id: int) -> HttpResponse:
+def module_remove(request: AuthenticatedHttpRequest, course_id: int, module_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     module = get_object_or_404(Module, pk=module_id, course=course)
     services.module_remove(by=request.user, module=module)
@@ -268,7 +269,7 @@ def module_remove(request: HttpRequest, course_id: int, module_id: int) -> HttpR
 @require_POST
 @login_required
 @_translating_errors
-def item_add(request: HttpRequest, course_id: int) -> HttpResponse:
+def item_add(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     form = ItemAddForm(request.POST)
     if not form.is_valid():
@@ -296,7 +297,7 @@ def item_add(request: HttpRequest, course_id: int) -> HttpResponse:
 @require_POST
 @login_required
 @_translating_errors
-def item_move(request: HttpRequest, course_id: int, item_id: int) -> HttpResponse:
+def item_move(request: AuthenticatedHttpRequest, course_id: int, item_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     form = MoveForm(request.POST)
@@ -313,7 +314,7 @@ def item_move(request: HttpRequest, course_id: int, item_id: int) -> HttpRespons
 @require_POST
 @login_required
 @_translating_errors
-def item_remove(request: HttpRequest, course_id: int, item_id: int) -> HttpResponse:
+def item_remove(request: AuthenticatedHttpRequest, course_id: int, item_id: int) -> HttpResponse:
     course = _editable_course(request, course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     services.item_remove(by=request.user, item=item)
@@ -327,7 +328,7 @@ def item_remove(request: HttpRequest, course_id: int, item_id: int) -> HttpRespo
 @require_POST
 @login_required
 @_translating_errors
-def item_progress(request: HttpRequest, course_id: int, item_id: int) -> HttpResponse:
+def item_progress(request: AuthenticatedHttpRequest, course_id: int, item_id: int) -> HttpResponse:
     course = selectors.course_get_for_viewer(user=request.user, course_id=course_id)
     item = get_object_or_404(ModuleItem, pk=item_id, module__course=course)
     form = ProgressForm(request.POST)

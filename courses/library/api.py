@@ -16,15 +16,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Any
-
 from uuid import UUID
 
-from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Query, Router, Schema, Status
 
 from courses.models import FileRole, Material, MaterialFile, UploadSession
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from server.people.models import Institution
 
 from . import selectors, uploads
@@ -140,7 +139,7 @@ def _file_out(material: Material, file: MaterialFile) -> dict[str, Any]:
 
 
 @router.get("/search", response=SearchOut, summary="Search the library (only what you may see), with facets")
-def library_search(request: HttpRequest, params: Query[SearchIn]) -> dict[str, Any]:
+def library_search(request: AuthenticatedHttpRequest, params: Query[SearchIn]) -> dict[str, Any]:
     filters = {name: getattr(params, name) for name in ("kind", "discipline", "level", "language", "licence", "school", "country")}
     result = material_search(
         user=request.user, query=params.q[:200], filters=filters, sort=params.sort,
@@ -154,7 +153,7 @@ def library_search(request: HttpRequest, params: Query[SearchIn]) -> dict[str, A
 
 
 @router.get("/materials/{material_id}", response={200: MaterialDetailOut, 403: ErrorOut}, summary="A material with its files and versions")
-def material_get(request: HttpRequest, material_id: int) -> Any:
+def material_get(request: AuthenticatedHttpRequest, material_id: int) -> Any:
     material = selectors.material_get_for_user(request.user, material_id)
     versions = selectors.material_versions(user=request.user, material=material)
     current = selectors.material_current_files(material=material)
@@ -246,7 +245,7 @@ def _upload_refusal(error: InvalidRequest | PermissionRefused, *, user=None, ses
 
 
 @router.post("/uploads", response={201: UploadOut, **UPLOAD_RESPONSES}, summary="Start a resumable upload")
-def upload_create(request: HttpRequest, payload: UploadIn) -> Any:
+def upload_create(request: AuthenticatedHttpRequest, payload: UploadIn) -> Any:
     try:
         session = uploads.upload_session_create(
             user=request.user, file_name=payload.name[:200], size=payload.size, kind=payload.kind, sha256=payload.sha256,
@@ -257,7 +256,7 @@ def upload_create(request: HttpRequest, payload: UploadIn) -> Any:
 
 
 @router.get("/uploads/{upload_id}", response={200: UploadOut, **UPLOAD_RESPONSES}, summary="How much of an upload arrived")
-def upload_status(request: HttpRequest, upload_id: UUID) -> Any:
+def upload_status(request: AuthenticatedHttpRequest, upload_id: UUID) -> Any:
     try:
         session = uploads.upload_session_get_for_user(user=request.user, session_id=upload_id)
     except (InvalidRequest, PermissionRefused) as error:
@@ -269,14 +268,14 @@ def upload_status(request: HttpRequest, upload_id: UUID) -> Any:
     ["PUT", "POST"], "/uploads/{upload_id}/chunks", response={200: UploadOut, **UPLOAD_RESPONSES},
     summary="Send one piece of an upload (raw body, at the offset the server has)",
 )
-def upload_chunk(request: HttpRequest, upload_id: UUID, offset: int) -> Any:
+def upload_chunk(request: AuthenticatedHttpRequest, upload_id: UUID, offset: int) -> Any:
     # The body is streamed from the request here (not through ninja's parser, which
     # would read request.body and with it Django's DATA_UPLOAD_MAX_MEMORY_SIZE check).
     declared = request.META.get("CONTENT_LENGTH")
     length = int(declared) if declared and declared.isdigit() else None
     try:
         session = uploads.upload_session_append(
-            user=request.user, session_id=upload_id, offset=offset, body=request, length=length,
+            user=request.user, session_id=upload_id, offset=offset, body=request, length=length,  # type: ignore[arg-type]  # a readable stream
             sha256=request.headers.get("X-Chunk-SHA256", ""),
         )
     except (InvalidRequest, PermissionRefused) as error:
@@ -288,7 +287,7 @@ def upload_chunk(request: HttpRequest, upload_id: UUID, offset: int) -> Any:
     "/uploads/{upload_id}/finalize", response={201: MaterialCreatedOut, **UPLOAD_RESPONSES},
     summary="Make the material from a complete upload",
 )
-def upload_finalize(request: HttpRequest, upload_id: UUID, payload: UploadFinalizeIn) -> Any:
+def upload_finalize(request: AuthenticatedHttpRequest, upload_id: UUID, payload: UploadFinalizeIn) -> Any:
     values = payload.dict()
     institution_id = values.pop("institution_id")
     institution = None
@@ -305,7 +304,7 @@ def upload_finalize(request: HttpRequest, upload_id: UUID, payload: UploadFinali
 
 
 @router.delete("/uploads/{upload_id}", response={204: None, **UPLOAD_RESPONSES}, summary="Abandon an upload")
-def upload_cancel(request: HttpRequest, upload_id: UUID) -> Any:
+def upload_cancel(request: AuthenticatedHttpRequest, upload_id: UUID) -> Any:
     try:
         uploads.upload_session_cancel(user=request.user, session_id=upload_id)
     except (InvalidRequest, PermissionRefused) as error:

@@ -87,12 +87,12 @@ def picture(kind: str, label: str, *, seed: int = 0) -> bytes:
         draw = ImageDraw.Draw(image)
         for x in range(0, width, 16):
             draw.line((x, 0, x, height), fill=(250, 200, 200))
-        for y in range(0, height, 16):
-            draw.line((0, y, width, y), fill=(250, 200, 200))
+        for grid_y in range(0, height, 16):
+            draw.line((0, grid_y, width, grid_y), fill=(250, 200, 200))
         points = []
         for x in range(width):
             beat = (x + seed * 7) % 80
-            y = 150
+            y: float = 150
             if 10 <= beat < 16:
                 y -= 8 * math.sin(math.pi * (beat - 10) / 6)
             if beat == 22:

@@ -20,7 +20,7 @@ from typing import IO
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from courses.models import MaterialFile
@@ -106,7 +106,7 @@ def _stream(handle: IO[bytes], first: int, length: int) -> Iterator[bytes]:
         handle.close()
 
 
-def file_response(request: HttpRequest, file: MaterialFile, *, force_download: bool = False) -> HttpResponse:
+def file_response(request: HttpRequest, file: MaterialFile, *, force_download: bool = False) -> HttpResponseBase:
     """The response that hands `file` to an authorized person (see module docstring)."""
     attachment = force_download or not is_inline_safe(file.content_type)
     content_type = file.content_type if file.content_type else "application/octet-stream"
@@ -115,7 +115,7 @@ def file_response(request: HttpRequest, file: MaterialFile, *, force_download: b
             name=file.storage_name, download_name=file.original_name, content_type=content_type,
             attachment=attachment,
         )
-        response: HttpResponse = HttpResponseRedirect(url)
+        response: HttpResponseBase = HttpResponseRedirect(url)
         response["Cache-Control"] = "private, no-store"
         response["X-Content-Type-Options"] = "nosniff"
         return response
@@ -146,7 +146,8 @@ def file_response(request: HttpRequest, file: MaterialFile, *, force_download: b
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
     if etag:
         response["ETag"] = etag
-    response["Content-Disposition"] = content_disposition_header(attachment, file.original_name)
+    # A str: None only for an inline file without a name, and files always have one.
+    response["Content-Disposition"] = content_disposition_header(attachment, file.original_name)  # type: ignore[assignment]
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; media-src 'self'; img-src 'self'; sandbox"

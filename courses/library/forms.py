@@ -98,13 +98,13 @@ class MaterialMetadataForm(forms.Form):
 class MaterialContributeForm(MaterialMetadataForm):
     kind = forms.ChoiceField(label=_("What are you sharing?"), choices=CONTRIBUTE_KINDS, initial="file", widget=forms.RadioSelect)
     upload = forms.FileField(label=_("File"), required=False)
-    institution = forms.ModelChoiceField(label=_("On behalf of"), queryset=None, empty_label=None)
+    institution: forms.ModelChoiceField = forms.ModelChoiceField(label=_("On behalf of"), queryset=None, empty_label=None)
 
     field_order = ["kind", "upload", "title", "description", "institution"]
 
     def __init__(self, *args, schools=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["institution"].queryset = schools
+        self.fields["institution"].queryset = schools  # type: ignore[attr-defined]  # a ModelChoiceField
         self.fields["upload"].help_text = _("The type is read from the file itself. Largest sizes: %(limits)s.") % {
             "limits": limits_help()
         }

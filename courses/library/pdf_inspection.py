@@ -47,7 +47,7 @@ def pdf_active_content(fileobj: IO[bytes]) -> str | None:
     """
     fileobj.seek(0)
     try:
-        with pikepdf.open(fileobj) as pdf:
+        with pikepdf.open(fileobj) as pdf:  # type: ignore[arg-type]  # pikepdf reads any binary file object
             for obj in pdf.objects:
                 found = _dangerous(obj, 0)
                 if found:

@@ -33,7 +33,8 @@ from django_countries import countries
 
 from courses.models import Level, Licence, Material, MaterialKind
 from server.languages import content_language_name
-from server.people.models import Institution, User
+from server.people.http import AnyUser
+from server.people.models import Institution
 
 from .search_sql import SQLITE_FTS
 from .selectors import material_visible_to
@@ -206,7 +207,7 @@ FACET_SAMPLE = 1000
 
 def material_search(
     *,
-    user: User,
+    user: AnyUser,
     query: str = "",
     filters: dict[str, str] | None = None,
     sort: str = "relevance",

@@ -17,19 +17,16 @@ from django.db.models import Q, QuerySet
 
 from courses.models import FileRole, Material, MaterialFile, MaterialVersion, Scope
 from server.people.errors import PermissionRefused
+from server.people.http import AnyUser
 from server.people.models import Role, User
-from server.people.selectors import (
-    institution_partner_ids,
-    user_has_role,
-    user_institution_ids,
-)
+from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
 
 logger = logging.getLogger(__name__)
 
 CONTRIBUTOR_ROLES = (Role.FACULTY, Role.SUPERVISOR, Role.COORDINATOR)
 
 
-def material_visibility_q(*, user: User) -> Q:
+def material_visibility_q(*, user: AnyUser) -> Q:
     """The filter of materials `user` may see (see the module docstring for the rule)."""
     if not user.is_authenticated:
         return Q(scope=Scope.PUBLIC, withdrawn_at__isnull=True)
@@ -45,7 +42,7 @@ def material_visibility_q(*, user: User) -> Q:
     return (shared & Q(withdrawn_at__isnull=True)) | Q(contributed_by=user)
 
 
-def material_visible_to(user: User) -> QuerySet[Material]:
+def material_visible_to(user: AnyUser) -> QuerySet[Material]:
     """Every material `user` may see, newest change first."""
     return Material.objects.filter(material_visibility_q(user=user)).select_related(
         "institution", "contributed_by"
@@ -67,7 +64,7 @@ def material_visible_to_institution(*, institution_id: int) -> QuerySet[Material
     )
 
 
-def material_get_for_user(user: User, pk: int) -> Material:
+def material_get_for_user(user: AnyUser, pk: int) -> Material:
     """The material `pk` if `user` may see it; PermissionRefused otherwise.
 
     A material that does not exist and one the user may not see are refused alike, so
@@ -81,11 +78,11 @@ def material_get_for_user(user: User, pk: int) -> Material:
     return material
 
 
-def material_user_can_see(*, user: User, material: Material) -> bool:
+def material_user_can_see(*, user: AnyUser, material: Material) -> bool:
     return material_visible_to(user).filter(pk=material.pk).exists()
 
 
-def material_user_can_edit(*, user: User, material: Material) -> bool:
+def material_user_can_edit(*, user: AnyUser, material: Material) -> bool:
     """The contributor, staff, and faculty-level members of the contributing school may edit."""
     if not user.is_authenticated:
         return False
@@ -94,7 +91,7 @@ def material_user_can_edit(*, user: User, material: Material) -> bool:
     return user_has_role(user=user, roles=CONTRIBUTOR_ROLES, institution=material.institution)
 
 
-def user_can_contribute(*, user: User) -> bool:
+def user_can_contribute(*, user: AnyUser) -> bool:
     """Faculty, supervisors and coordinators contribute; students and trainees do not.
 
     Why: what is shared goes out under the school's name and a licence, to other
@@ -115,13 +112,13 @@ def user_contributing_institutions(*, user: User):
     ).distinct()
 
 
-def material_versions(*, user: User, material: Material) -> QuerySet[MaterialVersion]:
+def material_versions(*, user: AnyUser, material: Material) -> QuerySet[MaterialVersion]:
     """Every version of a visible material, newest first, with their files."""
     material_get_for_user(user, material.pk)
     return material.versions.select_related("created_by").prefetch_related("files")
 
 
-def material_version_get(*, user: User, material: Material, number: int) -> MaterialVersion:
+def material_version_get(*, user: AnyUser, material: Material, number: int) -> MaterialVersion:
     material_get_for_user(user, material.pk)
     version = material.versions.filter(number=number).first()
     if version is None:
@@ -136,7 +133,7 @@ def material_current_files(*, material: Material) -> list[MaterialFile]:
     )
 
 
-def material_file_get_for_user(*, user: User, material_id: int, file_id: int) -> MaterialFile:
+def material_file_get_for_user(*, user: AnyUser, material_id: int, file_id: int) -> MaterialFile:
     """A file of any version of a material the user may see; refused otherwise."""
     material = material_get_for_user(user, material_id)
     file = (

@@ -80,7 +80,8 @@ def storage_signed_url(*, name: str, download_name: str, content_type: str, atta
         "ResponseContentDisposition": f'{disposition}; filename="{safe_file_name(download_name)}"',
         "ResponseContentType": content_type,
     }
-    return default_storage.url(name, parameters=parameters, expire=expire)
+    # S3Storage.url takes these; the stubs type default_storage as the base Storage.
+    return default_storage.url(name, parameters=parameters, expire=expire)  # type: ignore[call-arg]
 
 
 def storage_exists(name: str) -> bool:

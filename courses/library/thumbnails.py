@@ -84,7 +84,7 @@ def thumbnail_of_video(fileobj: IO[bytes]) -> bytes | None:
 
     fileobj.seek(0)
     try:
-        with av.open(fileobj) as container:
+        with av.open(fileobj, mode="r") as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]

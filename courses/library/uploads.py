@@ -257,7 +257,7 @@ class AssembledUpload(File):
     """
 
     def temporary_file_path(self) -> str:
-        return self.file.name
+        return self.file.name  # type: ignore[union-attr]  # made from an open file, never None
 
 
 @contextmanager

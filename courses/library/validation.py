@@ -321,8 +321,9 @@ def _inspect_media(fileobj: IO[bytes], kind: str) -> tuple[str, float | None, in
             if not video and not audio:
                 raise refuse("media_broken", _("The file holds no sound or picture."))
             duration = container.duration / 1_000_000 if container.duration else None
-            width = video[0].codec_context.width if video else None
-            height = video[0].codec_context.height if video else None
+            # A video stream's codec context is a VideoCodecContext (typed as the base class).
+            width = video[0].codec_context.width if video else None  # type: ignore[attr-defined]
+            height = video[0].codec_context.height if video else None  # type: ignore[attr-defined]
             real_kind = "video" if video else "audio"
     except InvalidRequest:
         raise

@@ -13,29 +13,30 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from courses.models import FileRole, Licence, MaterialKind
+from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 
 from . import downloads, selectors, services, uploads
 from .forms import DISCIPLINES, MaterialContributeForm, MaterialEditForm
 from .search import FACETS, material_search
-from server.people.errors import InvalidRequest, PermissionRefused
 
 logger = logging.getLogger(__name__)
 
 UPLOAD_ERROR_CODES = {"file", "zip", "svg", "image", "media", "pdf", "office", "upload"}
 
 
-def refusals_as_403(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def refusals_as_403(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Render PermissionRefused as a 403 page that says why."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except PermissionRefused as refusal:
@@ -86,7 +87,7 @@ def library_search(request: HttpRequest) -> HttpResponse:
     )
     thumbs = {f.version.material_id: f for f in _thumbnails([m.pk for m in result.items])}
     for material in result.items:
-        material.thumb = thumbs.get(material.pk)
+        material.thumb = thumbs.get(material.pk)  # type: ignore[attr-defined]  # set for the template
     base = request.GET.copy()
     base.pop("page", None)
     names = {
@@ -116,8 +117,9 @@ def library_search(request: HttpRequest) -> HttpResponse:
 
 
 def _thumbnails(material_ids: list[int]):
-    from courses.models import MaterialFile
     from django.db.models import F
+
+    from courses.models import MaterialFile
 
     return MaterialFile.objects.filter(
         version__material_id__in=material_ids, role=FileRole.THUMBNAIL,
@@ -143,7 +145,7 @@ def material_detail(request: HttpRequest, material_id: int) -> HttpResponse:
     return render(request, "library/material.html", context)
 
 
-LICENCE_URLS = {
+LICENCE_URLS: dict[str, str] = {
     Licence.CC_BY: "https://creativecommons.org/licenses/by/4.0/",
     Licence.CC_BY_SA: "https://creativecommons.org/licenses/by-sa/4.0/",
     Licence.CC_BY_ND: "https://creativecommons.org/licenses/by-nd/4.0/",
@@ -164,7 +166,7 @@ def material_versions(request: HttpRequest, material_id: int) -> HttpResponse:
 
 @refusals_as_403
 @require_GET
-def material_file(request: HttpRequest, material_id: int, file_id: int) -> HttpResponse:
+def material_file(request: HttpRequest, material_id: int, file_id: int) -> HttpResponseBase:
     """A file of any version, authorized on this request (see downloads.py)."""
     file = selectors.material_file_get_for_user(user=request.user, material_id=material_id, file_id=file_id)
     return downloads.file_response(request, file, force_download=request.GET.get("download") == "1")
@@ -182,7 +184,7 @@ def _case_images(request: HttpRequest, form) -> list[services.CaseImage]:
 @login_required
 @refusals_as_403
 @require_http_methods(["GET", "POST"])
-def material_contribute(request: HttpRequest) -> HttpResponse:
+def material_contribute(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Contribute a file, a case or a link (faculty, supervisors, coordinators)."""
     if not selectors.user_can_contribute(user=request.user):
         raise PermissionRefused(_("Only faculty, supervisors and coordinators can contribute to the library."))
@@ -227,7 +229,7 @@ def material_contribute(request: HttpRequest) -> HttpResponse:
 @login_required
 @refusals_as_403
 @require_http_methods(["GET", "POST"])
-def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
+def material_edit(request: AuthenticatedHttpRequest, material_id: int) -> HttpResponse:
     """Edit a material; saving makes a new version and keeps the old one."""
     material = selectors.material_get_for_user(request.user, material_id)
     if not selectors.material_user_can_edit(user=request.user, material=material):
@@ -285,7 +287,7 @@ def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
 @login_required
 @refusals_as_403
 @require_POST
-def material_withdraw(request: HttpRequest, material_id: int) -> HttpResponse:
+def material_withdraw(request: AuthenticatedHttpRequest, material_id: int) -> HttpResponse:
     material = selectors.material_get_for_user(request.user, material_id)
     services.material_withdraw(user=request.user, material=material)
     messages.success(request, _("The material is no longer shared."))

@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-
 from django_ratelimit.decorators import ratelimit
 
 from server.people.errors import InvalidRequest, PermissionRefused
@@ -44,8 +43,8 @@ def _embeddable_by(response: HttpResponse, *urls: str, posts_to: str = "") -> Ht
     update: dict[str, list[str]] = {}
     if origins:
         update["frame-ancestors"] = origins
-    if posts_to and _origin(posts_to):
-        update["form-action"] = [_origin(posts_to)]
+    if posts_to and (origin := _origin(posts_to)):
+        update["form-action"] = [origin]
     if update:
         response._csp_update = update  # type: ignore[attr-defined]  # read by django-csp's middleware
     return response

@@ -11,7 +11,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(User)
 class OpenRoundsUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("OpenRounds", {"fields": ("display_name", "time_zone", "languages", "preferred_language", "data_saver", "bio")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("OpenRounds", {"fields": ("display_name", "time_zone", "languages", "preferred_language", "data_saver", "bio")}))
     list_display = ("username", "email", "display_name", "time_zone", "is_staff")
     inlines = [MembershipInline]
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Schema
+
+from .http import AuthenticatedHttpRequest
 
 router = Router()
 
@@ -26,7 +27,7 @@ class MeOut(Schema):
 
 
 @router.get("/", response=MeOut, summary="The signed-in person")
-def me(request: HttpRequest) -> MeOut:
+def me(request: AuthenticatedHttpRequest) -> MeOut:
     user = request.user
     return MeOut(
         id=user.pk,

@@ -6,20 +6,39 @@ rule that was broken.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-class PermissionRefused(Exception):
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
+
+class _RefusalWithMessage(Exception):
+    """A refusal whose message may be lazy (gettext_lazy).
+
+    One refusal can be rendered for many people, each in their language (batched poll
+    votes are checked at once and answered on each voter's socket): `message` renders the
+    text in the language active when it is read, not when it was raised.
+    """
+
+    def __init__(self, message: str | _StrPromise, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        return str(self._message)
+
+
+class PermissionRefused(_RefusalWithMessage):
     """The acting user may not do this. `code` is stable; `message` is for people."""
 
-    def __init__(self, message: str, code: str = "forbidden") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, message: str | _StrPromise, code: str = "forbidden") -> None:
+        super().__init__(message, code)
 
 
-class InvalidRequest(Exception):
+class InvalidRequest(_RefusalWithMessage):
     """The request itself is wrong (bad state, bad value), whoever asks."""
 
-    def __init__(self, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, message: str | _StrPromise, code: str = "invalid") -> None:
+        super().__init__(message, code)

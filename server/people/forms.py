@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
@@ -37,7 +39,7 @@ class ProfileForm(forms.ModelForm):
         fields = ("display_name", "first_name", "last_name", "time_zone", "languages", "preferred_language", "data_saver", "bio")
         widgets = {"preferred_language": forms.Select(choices=[("", _("Browser default")), ("en", "English"), ("fr", "Français"), ("pt", "Português"), ("ar", "العربية")])}
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance and isinstance(self.instance.languages, list):
             self.initial["languages"] = ", ".join(self.instance.languages)

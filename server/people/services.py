@@ -16,16 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .errors import InvalidRequest, PermissionRefused
-from .models import (
-    Institution,
-    Invitation,
-    Membership,
-    Partnership,
-    PartnershipStatus,
-    PersonalAccessToken,
-    Role,
-    User,
-)
+from .models import Institution, Invitation, Membership, Partnership, PartnershipStatus, PersonalAccessToken, Role, User
 from .selectors import user_can_manage_institution
 
 logger = logging.getLogger(__name__)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -11,18 +13,18 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-
 from django_ratelimit.decorators import ratelimit
 
 from . import selectors, services
-from .throttling import rate
 from .errors import InvalidRequest, PermissionRefused
 from .forms import InvitationForm, PartnershipProposalForm, ProfileForm, SignUpForm
+from .http import AuthenticatedHttpRequest
 from .models import Institution, Invitation, Membership, Partnership, PersonalAccessToken
+from .throttling import rate
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context: dict[str, object] = {}
+    context: dict[str, Any] = {}
     if request.user.is_authenticated:
         from .dashboard import dashboard_for
 
@@ -46,7 +48,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -77,11 +79,11 @@ def _profile_sections(request: HttpRequest) -> list[str]:
 
 
 @login_required
-def institution_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def institution_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     institution = get_object_or_404(Institution, pk=pk)
     can_manage = selectors.user_can_manage_institution(user=request.user, institution=institution)
     members = selectors.institution_members(institution=institution)
-    context: dict[str, object] = {
+    context: dict[str, Any] = {
         "institution": institution,
         "can_manage": can_manage,
         "members": members if selectors.user_can_list_members(user=request.user, institution=institution) else [],
@@ -104,7 +106,7 @@ def _refusal(request: HttpRequest, error: PermissionRefused | InvalidRequest) ->
 
 @login_required
 @require_POST
-def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     institution = get_object_or_404(Institution, pk=pk)
     form = InvitationForm(request.POST)
     if not form.is_valid():
@@ -123,7 +125,7 @@ def invitation_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def invitation_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=pk)
     try:
         services.invitation_revoke(by=request.user, invitation=invitation)
@@ -149,7 +151,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def membership_update(request: HttpRequest, pk: int) -> HttpResponse:
+def membership_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     membership = get_object_or_404(Membership, pk=pk)
     try:
         if request.POST.get("action") == "remove":
@@ -163,7 +165,7 @@ def membership_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def partnership_propose(request: HttpRequest, pk: int) -> HttpResponse:
+def partnership_propose(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     institution = get_object_or_404(Institution, pk=pk)
     form = PartnershipProposalForm(request.POST)
     if not form.is_valid():
@@ -181,11 +183,11 @@ def partnership_propose(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def partnership_update(request: HttpRequest, pk: int) -> HttpResponse:
+def partnership_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     partnership = get_object_or_404(Partnership, pk=pk)
     action = request.POST.get("action")
-    back = request.POST.get("institution", "")
-    back = int(back) if back.isdigit() else partnership.first_id
+    back_field = request.POST.get("institution", "")
+    back = int(back_field) if back_field.isdigit() else partnership.first_id
     try:
         if action == "accept":
             services.partnership_accept(by=request.user, partnership=partnership)
@@ -202,7 +204,7 @@ def partnership_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @ratelimit(key="user", rate=rate(10), method="POST", block=True)
-def access_tokens(request: HttpRequest) -> HttpResponse:
+def access_tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     new_secret = None
     if request.method == "POST":
         if request.POST.get("revoke"):

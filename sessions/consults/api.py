@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from server.people.errors import PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import ConsultRequest
 
 from . import selectors, services
@@ -58,7 +58,7 @@ def _consult_out(consult: ConsultRequest, role: str, consent: dict[str, bool] | 
     )
 
 
-def _participant(request: HttpRequest, consult_id: int, what: str) -> tuple[ConsultRequest, str]:
+def _participant(request: AuthenticatedHttpRequest, consult_id: int, what: str) -> tuple[ConsultRequest, str]:
     consult = get_object_or_404(ConsultRequest.objects.select_related("trainee", "supervisor"), pk=consult_id)
     try:
         role = selectors.consult_require_role(user=request.user, consult=consult)
@@ -70,7 +70,7 @@ def _participant(request: HttpRequest, consult_id: int, what: str) -> tuple[Cons
 
 
 @router.get("/", response=list[ConsultOut], summary="Consults I take part in")
-def consult_list(request: HttpRequest) -> list[ConsultOut]:
+def consult_list(request: AuthenticatedHttpRequest) -> list[ConsultOut]:
     consults = list(selectors.consults_of_participant(user=request.user)[:100])
     consents = selectors.consults_consent_in_force(consult_ids=[c.pk for c in consults])
     return [_consult_out(c, selectors.consult_listed_role(user=request.user, consult=c), consents[c.pk])
@@ -78,7 +78,7 @@ def consult_list(request: HttpRequest) -> list[ConsultOut]:
 
 
 @router.get("/{consult_id}", response=ConsultOut, summary="One consult (participants only; audited)")
-def consult_detail(request: HttpRequest, consult_id: int) -> ConsultOut:
+def consult_detail(request: AuthenticatedHttpRequest, consult_id: int) -> ConsultOut:
     consult, role = _participant(request, consult_id, "api.consult")
     selectors.consult_detail_read(user=request.user, consult=consult, source=AuditSource.from_request(request))
     return _consult_out(consult, role)
@@ -91,7 +91,7 @@ class RecordingOut(Schema):
 
 @router.get("/{consult_id}/recordings", response=list[RecordingOut],
             summary="The consult's recordings (participants only; audited; never in the library)")
-def consult_recordings(request: HttpRequest, consult_id: int) -> list[RecordingOut]:
+def consult_recordings(request: AuthenticatedHttpRequest, consult_id: int) -> list[RecordingOut]:
     from django.urls import reverse
 
     consult, _role = _participant(request, consult_id, "api.recordings")
@@ -100,7 +100,7 @@ def consult_recordings(request: HttpRequest, consult_id: int) -> list[RecordingO
 
 
 @router.get("/{consult_id}/note", response=NoteOut, summary="The consult note (participants only; audited)")
-def consult_note(request: HttpRequest, consult_id: int) -> dict:
+def consult_note(request: AuthenticatedHttpRequest, consult_id: int) -> dict:
     consult, _role = _participant(request, consult_id, "api.note")
     note = selectors.consult_note_read(user=request.user, consult=consult, source=AuditSource.from_request(request))
     if note is None:

@@ -94,7 +94,7 @@ def audit_append(
     object_type = type(obj).__name__ if obj is not None else ""
     object_id = str(getattr(obj, "pk", "") or "") if obj is not None else ""
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    actor_username = actor.get_username() if actor_id is not None else "anonymous"
+    actor_username = actor.get_username() if actor is not None and actor_id is not None else "anonymous"
     with transaction.atomic():
         updated = AuditChainHead.objects.filter(pk=1).update(count=F("count") + 1)
         if not updated:

@@ -65,7 +65,7 @@ def _past_consult(*, trainee: User, supervisor: User) -> None:
     services.consult_complete(by=supervisor, consult=consult)
     # Move the consult into last week (demo only: the audit log keeps the real times).
     past = timezone.now() - timedelta(days=6)
-    LiveSession.objects.filter(pk=consult.session_id).update(starts_at=past, ends_at=past + timedelta(hours=1))
+    LiveSession.objects.filter(pk=consult.session_id).update(starts_at=past, ends_at=past + timedelta(hours=1))  # type: ignore[misc]  # accepted: has one
     ConsultRequest.objects.filter(pk=consult.pk).update(requested_at=past - timedelta(hours=2), accepted_at=past,
                                                          scheduled_for=past, closed_at=past + timedelta(hours=1),
                                                          status=ConsultStatus.COMPLETED)

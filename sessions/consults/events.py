@@ -26,7 +26,7 @@ from sessions.room.events import Nullable, room_event_emit, room_event_type
 logger = logging.getLogger(__name__)
 
 # The consult room's events (docs/protocol.md); every payload is checked against these.
-_NOTE = {"subjective": str, "objective": str, "assessment": str, "plan": str, "supervisor_comments": str,
+_NOTE: dict[str, Any] = {"subjective": str, "objective": str, "assessment": str, "plan": str, "supervisor_comments": str,
          "version": int, "signed": bool, "signed_by": str, "signed_at": (str, Nullable)}
 room_event_type("consult.status", status=str)
 room_event_type("consent.changed", extra_=object)  # the consent in force: selectors.consults_consent_in_force

@@ -48,7 +48,7 @@ class RosterForm(forms.Form):
 
 class RosterWindowForm(forms.Form):
     weekday = forms.TypedChoiceField(label=_("Day"), coerce=int,
-                                     choices=RosterWindow._meta.get_field("weekday").choices)
+                                     choices=RosterWindow._meta.get_field("weekday").choices)  # type: ignore[arg-type]  # has choices
     starts = forms.TimeField(label=_("From"), widget=forms.TimeInput(attrs={"type": "time"}))
     ends = forms.TimeField(label=_("Until"), widget=forms.TimeInput(attrs={"type": "time"}))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -39,7 +39,7 @@ class CleanPhoto:
     extension: str
 
 
-def photo_clean(*, upload: BinaryIO, size: int) -> CleanPhoto:
+def photo_clean(*, upload: IO[bytes], size: int) -> CleanPhoto:
     """Return the photo's pixels, upright, re-encoded without any metadata block.
 
     Refuses (InvalidRequest) anything that is not a JPEG, PNG or WebP by content,
@@ -71,7 +71,7 @@ def photo_clean(*, upload: BinaryIO, size: int) -> CleanPhoto:
         raise InvalidRequest(_("This file is not a photo we can read."), code="photo_unreadable") from error
 
 
-def _photo_reencode(upload: BinaryIO) -> CleanPhoto:
+def _photo_reencode(upload: IO[bytes]) -> CleanPhoto:
     with Image.open(upload) as original:
         rgb = ImageOps.exif_transpose(original).convert("RGB")
     # A new image from raw pixels has an empty `info`: nothing of the original travels on.

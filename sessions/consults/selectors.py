@@ -28,11 +28,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Role, User
-from server.people.selectors import (
-    institution_partner_ids,
-    user_has_role,
-    user_institution_ids,
-)
+from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
 from sessions.models import (
     ClinicalPhoto,
     ConsentScope,
@@ -259,7 +255,7 @@ def consults_consent_in_force(*, consult_ids: Iterable[int]) -> dict[int, dict[s
     ids = list(consult_ids)
     rows = PatientConsent.objects.filter(consult_id__in=ids).order_by("-taken_at", "-pk")
     current = _newest_consents(rows)
-    never = {scope: None for scope in ConsentScope.values}
+    never: dict[str, PatientConsent | None] = {scope: None for scope in ConsentScope.values}
     return {pk: _consent_in_force(current.get(pk, never)) for pk in ids}
 
 

@@ -26,7 +26,6 @@ from django.utils.translation import gettext as _
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Role, User
 from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
-from sessions.scheduling.events import scheduling_event_on_commit
 from sessions.models import (
     Audience,
     ClinicalPhoto,
@@ -45,6 +44,7 @@ from sessions.models import (
     SessionStatus,
     SupervisorRoster,
 )
+from sessions.scheduling.events import scheduling_event_on_commit
 
 from . import selectors
 from .audit import SYSTEM, AuditSource, audit_append
@@ -115,7 +115,7 @@ def consult_request_create(
         )
     with transaction.atomic():
         consult = ConsultRequest.objects.create(
-            trainee=trainee, institution=membership.institution, specialty=specialty, urgency=urgency,
+            trainee=trainee, institution=membership.institution, specialty=specialty, urgency=urgency,  # type: ignore[union-attr]  # a trainee (checked above)
             language=_clean_language(language), reason=reason,
         )
         audit_append(actor=trainee, action="consult.request", consult=consult, obj=consult, source=source,
@@ -193,7 +193,7 @@ def consult_accept(
         if starts_at is not None and starts_at < now - timedelta(minutes=5):
             raise InvalidRequest(_("The consult cannot start in the past."), code="start_in_past")
         scheduled = starts_at is not None and starts_at > now + timedelta(minutes=10)
-        start = starts_at if scheduled else now
+        start = starts_at if scheduled and starts_at is not None else now
         session = LiveSession.objects.create(
             kind=SessionKind.CONSULT,
             title=_("Supervised consult · %(specialty)s") % {"specialty": consult.specialty},
@@ -419,7 +419,7 @@ def note_payload(note: ConsultNote) -> dict[str, Any]:
     return {
         "subjective": note.subjective, "objective": note.objective, "assessment": note.assessment,
         "plan": note.plan, "supervisor_comments": note.supervisor_comments, "version": note.version,
-        "signed": note.is_signed, "signed_by": note.signed_by.name if note.signed_by_id else "",
+        "signed": note.is_signed, "signed_by": note.signed_by.name if note.signed_by_id else "",  # type: ignore[union-attr]  # set with its id
         "signed_at": note.signed_at.isoformat() if note.signed_at else None,
     }
 

@@ -157,8 +157,9 @@ def teaching_case_share(
         )
     from courses.library.services import CaseImage, material_create
 
-    images = [CaseImage(file=default_storage.open(photo.file.name, "rb"), caption=photo.caption,
-                        name=f"image-{index}.{photo.file.name.rsplit('.', 1)[-1]}")
+    # A stored photo always has its file name (typed optional).
+    images = [CaseImage(file=default_storage.open(photo.file.name, "rb"), caption=photo.caption,  # type: ignore[arg-type]
+                        name=f"image-{index}.{photo.file.name.rsplit('.', 1)[-1]}")  # type: ignore[union-attr]
               for index, photo in enumerate(photos, start=1)]
     try:
         with transaction.atomic():

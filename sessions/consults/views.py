@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from server.people.models import User
 from server.private_files import private_file_response
 from sessions.models import ClinicalPhoto, ConsentScope, ConsultNotification, ConsultRequest
@@ -57,7 +58,7 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri("/")[:-1]
 
 
-def _consult_for(request: HttpRequest, pk: int, *, what: str, roles: tuple[str, ...] = selectors.PARTICIPANT_ROLES) -> tuple[ConsultRequest, str]:
+def _consult_for(request: AuthenticatedHttpRequest, pk: int, *, what: str, roles: tuple[str, ...] = selectors.PARTICIPANT_ROLES) -> tuple[ConsultRequest, str]:
     """The consult and the user's role, or 403 (audited). Does not audit the read itself."""
     consult = get_object_or_404(ConsultRequest.objects.select_related("trainee", "supervisor", "session", "institution"), pk=pk)
     try:
@@ -74,7 +75,7 @@ def consult_page(view: View) -> View:
     @login_required
     @never_cache
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except PermissionRefused as refusal:
@@ -88,7 +89,7 @@ def consult_page(view: View) -> View:
 
 
 @consult_page
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: AuthenticatedHttpRequest) -> HttpResponse:
     """My consults, my notices, and (for a coordinator) that consults happened at the school."""
     user: User = request.user
     notices = list(ConsultNotification.objects.filter(user=user)[:20])
@@ -103,7 +104,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @consult_page
-def request_create(request: HttpRequest) -> HttpResponse:
+def request_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not selectors.user_is_trainee(user=request.user):
         raise PermissionDenied(_("Only trainees can ask for a supervised consult."))
     form = ConsultRequestForm(request.POST or None, initial={"language": (request.user.languages or ["en"])[0]})
@@ -120,7 +121,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 
 
 @consult_page
-def roster(request: HttpRequest) -> HttpResponse:
+def roster(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The supervisor's roster entry, weekly windows, and the requests they may accept."""
     if not selectors.user_is_supervisor(user=request.user):
         raise PermissionDenied(_("Only supervisors have a place on the consult roster."))
@@ -150,14 +151,14 @@ def roster(request: HttpRequest) -> HttpResponse:
 
 @consult_page
 @require_POST
-def roster_window_remove(request: HttpRequest, window_id: int) -> HttpResponse:
+def roster_window_remove(request: AuthenticatedHttpRequest, window_id: int) -> HttpResponse:
     services.roster_window_remove(supervisor=request.user, window_id=window_id)
     return redirect("consults:roster")
 
 
 @consult_page
 @require_POST
-def accept(request: HttpRequest, pk: int) -> HttpResponse:
+def accept(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult = get_object_or_404(ConsultRequest, pk=pk)
     form = AcceptForm(request.POST)
     if not form.is_valid():
@@ -175,7 +176,7 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @consult_page
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult = get_object_or_404(ConsultRequest.objects.select_related("trainee", "supervisor", "session"), pk=pk)
     if consult.status == "requested" and selectors.consult_can_see_request(user=request.user, consult=consult) \
             and selectors.consult_role(user=request.user, consult=consult) is None:
@@ -198,7 +199,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="cancel")
     services.consult_cancel(by=request.user, consult=consult, source=_source(request))
     messages.success(request, _("The consult was cancelled."))
@@ -207,7 +208,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def complete(request: HttpRequest, pk: int) -> HttpResponse:
+def complete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="complete", roles=(SUPERVISOR,))
     services.consult_complete(by=request.user, consult=consult, source=_source(request))
     messages.success(request, _("The consult is completed."))
@@ -215,7 +216,7 @@ def complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @consult_page
-def consent(request: HttpRequest, pk: int) -> HttpResponse:
+def consent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The trainee records the patient's consent; trainee or supervisor records a withdrawal."""
     consult, role = _consult_for(request, pk, what="consent")
     form = ConsentForm(request.POST or None, initial={"language": consult.language})
@@ -244,7 +245,7 @@ def consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def consent_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def consent_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="consent.withdraw", roles=(TRAINEE, SUPERVISOR))
     form = WithdrawForm(request.POST)
     if not form.is_valid():
@@ -260,7 +261,7 @@ def consent_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @consult_page
-def room(request: HttpRequest, pk: int) -> HttpResponse:
+def room(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The consult room: the live room plus guidance, the note, photos and the mode."""
     consult, role = _consult_for(request, pk, what="room")
     if consult.session is None or not consult.is_open:
@@ -283,7 +284,7 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @consult_page
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The note as the clinical record: signed or not, with addenda."""
     consult, role = _consult_for(request, pk, what="note")
     note_row = selectors.consult_note_read(user=request.user, consult=consult, source=_source(request))
@@ -308,7 +309,7 @@ def note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def note_sign(request: HttpRequest, pk: int) -> HttpResponse:
+def note_sign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="note.sign", roles=(SUPERVISOR,))
     services.note_sign(by=request.user, consult=consult, source=_source(request))
     messages.success(request, _("The note is signed."))
@@ -317,7 +318,7 @@ def note_sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def photo_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="photo.add", roles=(TRAINEE, SUPERVISOR))
     form = PhotoForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -332,14 +333,15 @@ def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @never_cache
-def photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
+def photo(request: AuthenticatedHttpRequest, pk: int, photo_id: int) -> HttpResponseBase:
     """A clinical photo, for participants only; every view is audited; never cached or sniffed."""
     consult, _role = _consult_for(request, pk, what="photo")
     row = get_object_or_404(ClinicalPhoto, pk=photo_id, consult=consult)
     selectors.consult_photo_read(user=request.user, photo=row, source=_source(request))
-    response = FileResponse(default_storage.open(row.file.name, "rb"), content_type=row.content_type)
+    file_name = cast(str, row.file.name)  # a stored photo always has one
+    response = FileResponse(default_storage.open(file_name, "rb"), content_type=row.content_type)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = f'inline; filename="consult-{consult.pk}-photo-{row.pk}.{row.file.name.rsplit(".", 1)[-1]}"'
+    response["Content-Disposition"] = f'inline; filename="consult-{consult.pk}-photo-{row.pk}.{file_name.rsplit(".", 1)[-1]}"'
     response["Cache-Control"] = "private, no-store"
     response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
@@ -348,7 +350,7 @@ def photo(request: HttpRequest, pk: int, photo_id: int) -> HttpResponse:
 
 @login_required
 @never_cache
-def recording(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def recording(request: AuthenticatedHttpRequest, pk: int, name: str) -> HttpResponseBase:
     """A consult recording, for participants only; every read is audited; never cached."""
     consult, _role = _consult_for(request, pk, what="recording")
     try:
@@ -360,7 +362,7 @@ def recording(request: HttpRequest, pk: int, name: str) -> HttpResponse:
 
 @consult_page
 @require_POST
-def observer_invite(request: HttpRequest, pk: int) -> HttpResponse:
+def observer_invite(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="observer.invite", roles=(SUPERVISOR,))
     form = ObserverForm(request.POST)
     user = User.objects.filter(username=form.data.get("username", "").strip(), is_active=True).first()
@@ -374,7 +376,7 @@ def observer_invite(request: HttpRequest, pk: int) -> HttpResponse:
 
 @consult_page
 @require_POST
-def observer_revoke(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+def observer_revoke(request: AuthenticatedHttpRequest, pk: int, user_id: int) -> HttpResponse:
     consult, _role = _consult_for(request, pk, what="observer.revoke", roles=(SUPERVISOR,))
     user = get_object_or_404(User, pk=user_id)
     services.observer_revoke(supervisor=request.user, consult=consult, user=user, source=_source(request))
@@ -386,7 +388,7 @@ AUDIT_PAGE_ROWS = 1000
 
 
 @consult_page
-def audit(request: HttpRequest, pk: int) -> HttpResponse:
+def audit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The consult's audit trail for its supervisor, with the result of the chain check."""
     consult, _role = _consult_for(request, pk, what="audit", roles=(SUPERVISOR,))
     entries = selectors.consult_audit_entries(user=request.user, consult=consult, source=_source(request))
@@ -399,7 +401,7 @@ def audit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @consult_page
-def teaching_case(request: HttpRequest, pk: int) -> HttpResponse:
+def teaching_case(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """De-identification preview, fields for a human check, and the supervisor's confirmation."""
     consult, _role = _consult_for(request, pk, what="teaching", roles=(SUPERVISOR,))
     preview = teaching.teaching_case_preview(user=request.user, consult=consult, source=_source(request))

@@ -5,13 +5,6 @@ and relays what it emits.  ``tap`` is the only module that touches aiortc's
 private internals.  See ``docs/media.md``.
 """
 
-from .sfu import (
-    ALL_PUBLISHERS,
-    SFU,
-    MediaConfig,
-    MediaError,
-    MediaRoom,
-    Publication,
-)
+from .sfu import ALL_PUBLISHERS, SFU, MediaConfig, MediaError, MediaRoom, Publication
 
 __all__ = ["ALL_PUBLISHERS", "SFU", "MediaConfig", "MediaError", "MediaRoom", "Publication"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Schema
+
+from server.people.http import AuthenticatedHttpRequest
 
 from .turn import ice_servers_for
 
@@ -22,7 +23,7 @@ class IceConfigOut(Schema):
 
 
 @router.get("/ice-servers", response=IceConfigOut, summary="ICE servers for WebRTC, with short-lived TURN credentials")
-def ice_servers(request: HttpRequest) -> IceConfigOut:
+def ice_servers(request: AuthenticatedHttpRequest) -> IceConfigOut:
     servers, expiry = ice_servers_for(user_id=request.user.pk)
     return IceConfigOut(
         ice_servers=[IceServerOut(urls=s.urls, username=s.username, credential=s.credential) for s in servers],

@@ -234,7 +234,7 @@ class LowQualityCopy:
                     continue  # thin the frame rate
                 last_pts = pts
                 try:
-                    packet = self._encode(picture, pts)
+                    packet = self._encode(picture, pts)  # type: ignore[arg-type]  # a video decoder's frames
                 except Exception:  # never let one frame end the copy for everyone
                     logger.exception("low-quality copy %s: encode failed", self.label)
                     continue

@@ -102,7 +102,7 @@ class WorkerInfo:
             info = cls(
                 id=str(data["id"]), channel=str(data["channel"]), version=int(data.get("version", 0)),
                 draining=bool(data.get("draining", False)), link=str(data.get("link", ""))[:300],
-                load=WorkerLoad(**{k: (float(v) if k == "cpu" else int(v)) for k, v in load.items()
+                load=WorkerLoad(**{k: (float(v) if k == "cpu" else int(v)) for k, v in load.items()  # type: ignore[arg-type]  # cpu float, others int
                                    if k in WorkerLoad.__dataclass_fields__}),
             )
         except (ValueError, TypeError, KeyError, AttributeError):

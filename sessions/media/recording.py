@@ -147,7 +147,7 @@ class _Mixer:
                 next_video = (video_ticks + 1) / fmt.fps
                 timeout = max(0.0, min(next_audio, next_video) - now)
                 try:
-                    item = self.inbox.get(timeout=timeout)
+                    item: tuple[str, str, bytes] | tuple[()] | None = self.inbox.get(timeout=timeout)
                 except queue.Empty:
                     item = ()
                 if item is None or (self._stop.is_set() and self.inbox.empty()):

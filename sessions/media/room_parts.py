@@ -272,7 +272,7 @@ def parse_sdp(sdp_text: object, *, kind: str) -> aiortc_sdp.SessionDescription:
     for media in description.media:
         if media.kind in ("audio", "video") and (media.ice is None or not media.ice.usernameFragment):
             raise MediaError("malformed_sdp", f"the {kind} has a media section without ICE credentials")
-        if media.kind in ("audio", "video") and not media.dtls.fingerprints:
+        if media.kind in ("audio", "video") and not media.dtls.fingerprints:  # type: ignore[union-attr]  # set by the parser
             raise MediaError("malformed_sdp", f"the {kind} has a media section without a DTLS fingerprint")
     return description
 

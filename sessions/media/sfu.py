@@ -47,18 +47,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from aiortc import (
-    RTCPeerConnection,
-    RTCRtpSender,
-    RTCSessionDescription,
-)
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc import sdp as aiortc_sdp
 
-from .forwarding import (
-    ActiveSpeakerDetector,
-    SubscriberSlot,
-    TrackForwarder,
-)
+from .forwarding import ActiveSpeakerDetector, SubscriberSlot, TrackForwarder
 from .quality import AutoQuality, AutoQualityPolicy
 from .renegotiation import keep_negotiated_numbering
 from .room_parts import (
@@ -698,13 +690,13 @@ class MediaRoom:
         for track_id, pub in desired.items():
             if track_id in attached:
                 continue
-            slot = next((s for s in participant.slots if s.publication is None and s.slot.kind == pub.kind), None)
-            if slot is None:
-                slot = self._new_slot(participant, pub.kind)
-            slot.low = low and pub.kind == "video"
-            slot.slot.attach(self._subscribe_queue(participant, pub, low=slot.low), (pub.publisher_id, pub.track_id))
-            slot.publication = pub
-            slot.transceiver.direction = "sendonly"
+            free = next((s for s in participant.slots if s.publication is None and s.slot.kind == pub.kind), None)
+            if free is None:
+                free = self._new_slot(participant, pub.kind)
+            free.low = low and pub.kind == "video"
+            free.slot.attach(self._subscribe_queue(participant, pub, low=free.low), (pub.publisher_id, pub.track_id))
+            free.publication = pub
+            free.transceiver.direction = "sendonly"
             changed = True
         return changed
 

@@ -41,20 +41,10 @@ from server.people.errors import PermissionRefused
 from sessions.room.events import room_event_listener, room_event_type
 from sessions.room.protocol import Field
 from sessions.room.ratelimit import LIMITS
-from sessions.room.registry import (
-    RoomContext,
-    register_snapshot_part,
-    role_permissions,
-    room_message,
-)
+from sessions.room.registry import RoomContext, register_snapshot_part, role_permissions, room_message
 
 from .embedded import ensure_in_process_worker, in_process_worker_running
-from .routing import (
-    REQUEST,
-    media_channel_layer,
-    media_worker_channel,
-    worker_in_process,
-)
+from .routing import REQUEST, media_channel_layer, media_worker_channel, worker_in_process
 from .selectors import media_recording_active
 
 if TYPE_CHECKING:

@@ -50,7 +50,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import av
 from aioice import ice as aioice_ice
@@ -63,12 +63,7 @@ from aiortc.codecs import get_encoder
 from aiortc.codecs.base import Encoder
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-from aiortc.mediastreams import (
-    VIDEO_TIME_BASE,
-    MediaStreamError,
-    MediaStreamTrack,
-    convert_timebase,
-)
+from aiortc.mediastreams import VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack, convert_timebase
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, unpack_remb_fci
@@ -109,7 +104,7 @@ def check_aiortc_compatibility() -> None:
     missing: list[str] = []
     for owner, names in _PRIVATE_ATTRIBUTES.items():
         # Instance attributes only show up as names assigned in __init__.
-        assigned = owner.__init__.__code__.co_names
+        assigned = owner.__init__.__code__.co_names  # type: ignore[misc]  # `owner` is a class
         missing += [f"{owner.__name__}.{name}" for name in names if not hasattr(owner, name) and name not in assigned]
     receiver_assigned = RTCRtpReceiver.__init__.__code__.co_names
     missing += [f"RTCRtpReceiver.{name}" for name in _PRIVATE_INSTANCE_ATTRIBUTES if name not in receiver_assigned]
@@ -212,7 +207,7 @@ class FrameReleasingJitterBuffer(JitterBuffer):
         return frame
 
 
-class _EncodedFrameQueue(queue.Queue):  # type: ignore[type-arg]
+class _EncodedFrameQueue(queue.Queue):
     """Stands in for the receiver's decoder queue.
 
     The receiver calls ``put((codec, frame))`` on the event loop for each
@@ -386,7 +381,7 @@ class LowBitrateVp8Encoder(Vp8Encoder):
         self._low_bitrate = int(bitrate)
         setattr(self, "_Vp8Encoder__target_bitrate", self._low_bitrate)
 
-    @property  # type: ignore[override]
+    @property
     def target_bitrate(self) -> int:
         return self._low_bitrate
 
@@ -444,7 +439,8 @@ class _SharedPayloadPacker:
     def pack(self, packet: av.Packet) -> tuple[list[bytes], int]:
         frame = self._last_frame()
         if frame is not None and frame.payloads is not None:
-            return frame.payloads, convert_timebase(packet.pts, packet.time_base, VIDEO_TIME_BASE)
+            # An encoded packet always has its pts.
+            return frame.payloads, convert_timebase(cast(int, packet.pts), packet.time_base, VIDEO_TIME_BASE)
         mime = frame.mime_type if frame is not None else "video/vp8"
         encoder = self._fallback.get(mime)
         if encoder is None:
@@ -526,7 +522,7 @@ class EncodedPacketTrack(MediaStreamTrack):
         self._next_packet = next_packet
         self.last_frame = last_frame
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         packet = await self._next_packet()

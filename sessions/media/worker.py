@@ -46,33 +46,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .cascade import Cascade, cascade_enabled
-from .outcomes import (
-    caption_line_store,
-    media_moved,
-    recording_event,
-    recordings_keep,
-    session_recordings_delete,
-)
-from .placement import (
-    WorkerInfo,
-    WorkerLoad,
-    WorkerRegistry,
-    heartbeat_seconds,
-    worker_channel_prefix,
-    worker_registry,
-)
-from .recording import (
-    RoomRecorder,
-    recording_piece_owners,
-    recording_pieces_recover,
-)
-from .routing import (
-    SIGNAL,
-    media_channel_layer,
-    media_setting,
-    placement_by_registry,
-    worker_channel_of_index,
-)
+from .outcomes import caption_line_store, media_moved, recording_event, recordings_keep, session_recordings_delete
+from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
+from .recording import RoomRecorder, recording_piece_owners, recording_pieces_recover
+from .routing import SIGNAL, media_channel_layer, media_setting, placement_by_registry, worker_channel_of_index
 from .selectors import media_captions_allowed, media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
 from .transcription import RoomTranscriber, captions_engine_name, speech_engine
@@ -358,7 +335,7 @@ class MediaWorker:
                 await self._start_captions(session_id)
             checked_seq = request.get("checked_seq")
             answer = await room.handle_offer(
-                participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),
+                participant, message.get("sdp"), may_publish=bool(request.get("may_publish")),  # type: ignore[arg-type]  # checked by the room
                 may_send_audio=bool(request.get("may_send_audio", True)),
                 checked_seq=int(checked_seq) if checked_seq is not None else None,
                 sources=_sources(message.get("sources")),
@@ -372,7 +349,7 @@ class MediaWorker:
                 return
             raise MediaError("unknown_participant", "send an offer first")
         if op == "answer":
-            await room.handle_answer(participant, message.get("sdp"))
+            await room.handle_answer(participant, message.get("sdp"))  # type: ignore[arg-type]  # checked by the room
         elif op == "candidate":
             await room.handle_ice_candidate(participant, message.get("candidate"))
         elif op == "subscribe":

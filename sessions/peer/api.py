@@ -13,13 +13,14 @@ replies are in UTC. Refusals carry the service's stable `code` and a `message`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import PeerMatchRequest
 
 from . import selectors, services
@@ -114,13 +115,13 @@ def _out(request: PeerMatchRequest) -> dict:
 
 
 @router.get("/requests", response=list[PeerRequestOut], summary="My requests for exchange partners")
-def peer_request_list(request: HttpRequest) -> list[dict]:
+def peer_request_list(request: AuthenticatedHttpRequest) -> list[dict]:
     return [_out(item) for item in selectors.peer_requests_of(user=request.user)]
 
 
 @router.post("/requests", response={201: PeerRequestOut, 400: ErrorOut, 403: ErrorOut},
              summary="Ask to be matched with students of other countries")
-def peer_request_create(request: HttpRequest, payload: PeerRequestIn):
+def peer_request_create(request: AuthenticatedHttpRequest, payload: PeerRequestIn):
     """Windows in the next two weeks, each at least 45 minutes; at most 6. The reply's
     `status` is `matched` (with `match`) when a group formed at once, else `open`."""
     wish = services.PeerWish(
@@ -129,12 +130,12 @@ def peer_request_create(request: HttpRequest, payload: PeerRequestIn):
         same_country_ok=payload.same_country_ok, time_zone=payload.time_zone,
     )
     made = services.peer_request_create(by=request.user, wish=wish, base_url=request.build_absolute_uri("/").rstrip("/"))
-    made = selectors.peer_request_of(user=request.user, request_id=made.pk)
-    return Status(201, _out(made))
+    shown = selectors.peer_request_of(user=request.user, request_id=made.pk)
+    return Status(201, _out(cast(PeerMatchRequest, shown)))  # just made by this user
 
 
 @router.get("/requests/{int:request_id}", response={200: PeerRequestOut, 404: ErrorOut}, summary="One of my requests")
-def peer_request_detail(request: HttpRequest, request_id: int):
+def peer_request_detail(request: AuthenticatedHttpRequest, request_id: int):
     found = selectors.peer_request_of(user=request.user, request_id=request_id)
     if found is None:
         return Status(404, {"code": "not_found", "message": _("No such request.")})
@@ -143,9 +144,9 @@ def peer_request_detail(request: HttpRequest, request_id: int):
 
 @router.delete("/requests/{int:request_id}", response={200: PeerRequestOut, 400: ErrorOut, 404: ErrorOut},
                summary="Withdraw an open request")
-def peer_request_withdraw(request: HttpRequest, request_id: int):
+def peer_request_withdraw(request: AuthenticatedHttpRequest, request_id: int):
     found = selectors.peer_request_of(user=request.user, request_id=request_id)
     if found is None:
         return Status(404, {"code": "not_found", "message": _("No such request.")})
     services.peer_request_withdraw(by=request.user, request=found)
-    return Status(200, _out(selectors.peer_request_of(user=request.user, request_id=request_id)))
+    return Status(200, _out(cast(PeerMatchRequest, selectors.peer_request_of(user=request.user, request_id=request_id))))

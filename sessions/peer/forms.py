@@ -14,8 +14,8 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from server.people.models import TIME_ZONE_CHOICES, User
 from server.languages import CONTENT_LANGUAGES, LANGUAGE_NAMES
+from server.people.models import TIME_ZONE_CHOICES, User
 
 from .matching import MAX_GROUP, MIN_GROUP
 from .services import MAX_DISCIPLINE, MAX_TOPIC, MAX_WINDOWS, PeerWish
@@ -50,7 +50,7 @@ class PeerRequestForm(forms.Form):
         super().__init__(*args, **kwargs)
         mine = [code for code in (user.languages or []) if code]
         choices = list(CONTENT_LANGUAGES) + [(code, code) for code in mine if code not in LANGUAGE_NAMES]
-        self.fields["languages"].choices = choices
+        self.fields["languages"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField
         self.fields["languages"].initial = mine
         self.fields["time_zone"].initial = user.time_zone or "UTC"
 

@@ -253,7 +253,7 @@ def group_for(seed: Candidate, pool: Sequence[Candidate], *, now: dt.datetime) -
                 continue
             if len(members) + 1 > min(target, candidate.group_size):
                 continue
-            if not set(candidate.languages) & set.intersection(*(set(m.languages) for m in members)):
+            if not set(candidate.languages).intersection(*(set(m.languages) for m in members)):
                 continue
             if not all(topics_compatible(candidate, member) for member in members):
                 continue

@@ -85,7 +85,7 @@ def notes_payload(notes: PeerNotes) -> dict[str, Any]:
         "version": notes.version,
         "text": notes.text,
         "updated_at": notes.updated_at.isoformat() if notes.updated_at else None,
-        "updated_by": {"id": notes.updated_by_id, "name": notes.updated_by.name} if notes.updated_by_id else None,
+        "updated_by": {"id": notes.updated_by_id, "name": notes.updated_by.name} if notes.updated_by_id else None,  # type: ignore[union-attr]  # set with its id
         "save_id": notes.last_save_id or None,
     }
 

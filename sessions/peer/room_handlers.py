@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.utils.translation import gettext as _
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from server.people.models import User
 from sessions.models import LiveSession, PeerNotes, SessionKind

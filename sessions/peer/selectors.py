@@ -96,7 +96,7 @@ def user_country(*, user: User) -> tuple[str, Membership | None]:
     )
     if membership is None:
         return "", None
-    return str(membership.institution.country.code or ""), membership
+    return str(membership.institution.country.code or ""), membership  # type: ignore[attr-defined]  # a Country
 
 
 # --- shared notes ---------------------------------------------------------------------------

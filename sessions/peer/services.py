@@ -31,15 +31,14 @@ from django.utils.translation import gettext as _
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.mail import messages_in_their_language
 from server.people.models import User, validate_time_zone
-from sessions.models import (
-    Audience,
-    LiveSession,
-    PeerMatchRequest,
-    PeerRequestStatus,
-    PeerWindow,
-    SessionKind,
+from sessions.models import Audience, LiveSession, PeerMatchRequest, PeerRequestStatus, PeerWindow, SessionKind
+from sessions.scheduling.services import (
+    LANGUAGE_CODE_RE,
+    SessionDetails,
+    session_create,
+    session_invite,
+    session_register,
 )
-from sessions.scheduling.services import LANGUAGE_CODE_RE, SessionDetails, session_create, session_invite, session_register
 
 from . import matching, selectors
 from .matching import Candidate, Group, Interval

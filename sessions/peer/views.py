@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import LiveSession, PeerRequestStatus, SessionKind
-
 from sessions.scheduling.selectors import session_user_may_see
 
 from . import selectors, services
@@ -36,7 +36,7 @@ def _refused(request: HttpRequest, message: str) -> HttpResponse:
 
 
 @login_required
-def exchange(request: HttpRequest) -> HttpResponse:
+def exchange(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The form, the person's open request, their matches and earlier requests."""
     user = request.user
     if not selectors.user_may_request_peers(user=user):
@@ -67,8 +67,8 @@ def exchange(request: HttpRequest) -> HttpResponse:
     open_request = next((r for r in requests if r.status == PeerRequestStatus.OPEN), None)
     matches = [r for r in requests if r.status == PeerRequestStatus.MATCHED and r.session_id]
     for match in matches:
-        match.partners = selectors.peer_partners_of(request=match)
-        match.is_new = match.seen_at is None
+        match.partners = selectors.peer_partners_of(request=match)  # type: ignore[attr-defined]  # set for the template
+        match.is_new = match.seen_at is None  # type: ignore[attr-defined]  # set for the template
     services.peer_matches_mark_seen(user=user)
     return render(request, "peer/exchange.html", {
         "form": form,
@@ -82,7 +82,7 @@ def exchange(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
+def withdraw(request: AuthenticatedHttpRequest, request_id: int) -> HttpResponse:
     peer_request = selectors.peer_request_of(user=request.user, request_id=request_id)
     if peer_request is None:
         raise Http404(_("No such request."))
@@ -96,7 +96,7 @@ def withdraw(request: HttpRequest, request_id: int) -> HttpResponse:
 
 
 @login_required
-def notes_download(request: HttpRequest, session_id: int) -> HttpResponse:
+def notes_download(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     """The shared notes of a peer session as a plain-text file, for its participants."""
     session = LiveSession.objects.filter(pk=session_id, kind=SessionKind.PEER).first()
     if session is None or not session_user_may_see(session=session, user=request.user):

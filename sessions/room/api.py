@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from server.people.errors import PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 
 from . import selectors
 
@@ -36,7 +36,7 @@ class AttendanceOut(Schema):
     left_at: datetime | None
 
 
-def _session_for(request: HttpRequest, session_id: int):
+def _session_for(request: AuthenticatedHttpRequest, session_id: int):
     try:
         return selectors.room_page_context(session_id=session_id, user=request.user)
     except PermissionRefused as exc:
@@ -44,7 +44,7 @@ def _session_for(request: HttpRequest, session_id: int):
 
 
 @router.get("/{session_id}/events", response=RoomEventsOut)
-def room_events(request: HttpRequest, session_id: int, since: int = 0) -> dict[str, Any]:
+def room_events(request: AuthenticatedHttpRequest, session_id: int, since: int = 0) -> dict[str, Any]:
     """Events after `since` that you may see (the same as a socket's replay)."""
     session = _session_for(request, session_id)
     events, truncated = selectors.room_events_since(session_id=session.pk, user=request.user, since=since)
@@ -52,7 +52,7 @@ def room_events(request: HttpRequest, session_id: int, since: int = 0) -> dict[s
 
 
 @router.get("/{session_id}/attendance", response=list[AttendanceOut])
-def room_attendance(request: HttpRequest, session_id: int) -> list[dict[str, Any]]:
+def room_attendance(request: AuthenticatedHttpRequest, session_id: int) -> list[dict[str, Any]]:
     """Join and leave times of everyone (host only)."""
     session = selectors.room_session(session_id=session_id)
     if session is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -43,13 +43,10 @@ from .protocol import (
     parse_text_frame,
 )
 from .ratelimit import FLOOD_STRIKES, shared_limiter
-from .registry import (
-    ClientOrigin,
-    RoomContext,
-    message_spec,
-    role_permissions,
-    snapshot_parts,
-)
+from .registry import ClientOrigin, RoomContext, message_spec, role_permissions, snapshot_parts
+
+if TYPE_CHECKING:
+    from sessions.models import LiveSession
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +82,19 @@ class RoomConsumer(AsyncWebsocketConsumer):
         with translation.override(self.language):
             await self._admit(user)
 
+    @property
+    def live_session(self) -> LiveSession:
+        """The session, once `_admit` has read it: everything after admission may use it."""
+        if self.session is None:
+            raise RuntimeError("the room socket was used before its session was read")
+        return self.session
+
     async def _admit(self, user: Any) -> None:
         """Refuse, put in the lobby, or let in: the connection's first messages."""
         self.user = user
         self.user_id = user.pk
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
-        self.session = None
+        self.session: LiveSession | None = None
         self.role = "attendee"
         self.ready = False
         self.closing = False
@@ -161,7 +165,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         self._row_opened(swept)
         await database_sync_to_async(lobby_enter)(session_id=self.session_id, user=self.user)
-        await self._send_json({"type": "lobby.waiting", "session": {"id": self.session_id, "title": self.session.title}})
+        await self._send_json({"type": "lobby.waiting", "session": {"id": self.session_id, "title": self.live_session.title}})
 
     async def _enter(self, since: int | None) -> None:
         """Become a participant: connection row, snapshot, then whatever arrived meanwhile.
@@ -184,8 +188,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         )
         self._row_opened(swept)
         snapshot, parts = await asyncio.gather(
-            db_parallel(room_snapshot)(session=self.session, user=self.user, role=self.role, since=since),
-            snapshot_parts(self.session, self.user, self.origin),
+            db_parallel(room_snapshot)(session=self.live_session, user=self.user, role=self.role, since=since),
+            snapshot_parts(self.live_session, self.user, self.origin),
         )
         snapshot.update(parts)
         self.last_seq = snapshot["seq"]
@@ -325,8 +329,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await self._send_json(error_message(exc.code, str(exc.message), client_id=client_id))
         except Exception:
             logger.exception("room %s: message from user %s failed", self.session_id, self.user_id)
-            message = _("The server could not do that; try again.")
-            await self._send_json(error_message(ErrorCode.SERVER_ERROR, message, client_id=client_id))
+            text = _("The server could not do that; try again.")
+            await self._send_json(error_message(ErrorCode.SERVER_ERROR, text, client_id=client_id))
         finally:
             self.busy = False
             if self._pending_close is not None:
@@ -366,7 +370,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
                 await self._send_json({"type": "ack", "id": client_id, "seq": seq})
                 return
         ctx = RoomContext(
-            session=self.session, user=self.user, role=self.role, client_id=client_id,
+            session=self.live_session, user=self.user, role=self.role, client_id=client_id,
             origin=self.origin, _send=self._send_json,
         )
         await spec.handler(ctx, {**fields, "type": kind, "id": client_id})

@@ -20,6 +20,7 @@ out (a client must not lose a message because a schema lagged behind).
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -53,13 +54,13 @@ class EventSchemaError(ValueError):
 # --------------------------------------------------------------------- schemas
 
 
-def room_event_type(type: str, **keys: type | tuple[type, ...]) -> None:
+def room_event_type(type: str, **keys: builtins.type | tuple[builtins.type, ...]) -> None:
     """Declare event `type` and its payload: `room_event_type("hand.raised", user_id=int, at=str)`.
 
     Optional keys end in `_` (`reason_=str` declares an optional "reason"); `extra_=object`
     allows keys the schema does not name.
     """
-    schema: dict[str, type | tuple[type, ...]] = {}
+    schema: dict[str, builtins.type | tuple[builtins.type, ...]] = {}
     for key, kind in keys.items():
         if key == "extra_":
             schema["*"] = object

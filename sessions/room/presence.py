@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -20,15 +21,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from server.people.models import User
-from sessions.models import (
-    Attendance,
-    LobbyRequest,
-    LobbyStatus,
-    Participant,
-    RoomConnection,
-    RoomProcess,
-    RoomState,
-)
+from sessions.models import Attendance, LobbyRequest, LobbyStatus, Participant, RoomConnection, RoomProcess, RoomState
 
 from .events import room_event_emit
 from .fanout import ConnectionRow
@@ -157,7 +150,7 @@ def room_presence_flush(*, session_id: int, user_ids: Iterable[int]) -> int | No
 
 def room_connections_sweep(*, ttl_seconds: float) -> dict[int, set[int]]:
     """Drop the sockets of processes that stopped beating; return {session: user ids} to re-check."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=ttl_seconds)
+    cutoff = timezone.now() - timedelta(seconds=ttl_seconds)
     if not RoomProcess.objects.filter(last_seen__lt=cutoff).exists():
         return {}
     affected: dict[int, set[int]] = {}

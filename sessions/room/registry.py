@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Handler = Callable[["RoomContext", dict[str, Any]], Awaitable[None]]
-SnapshotPart = Callable[["LiveSession", "User"], Awaitable[dict[str, Any]]]
+# part(session, user), or part(session, user, origin) when registered with wants_origin=True.
+SnapshotPart = Callable[..., Awaitable[dict[str, Any]]]
 
 #: What each role may do in a room. Permissions: chat, hand, ask, vote (everyone);
 #: present (publish media without being given the floor); poll (create and close polls);

@@ -91,7 +91,7 @@ def _school_of(user: User) -> tuple[str, str]:
     if not memberships:
         return "", ""
     first = min(memberships, key=lambda m: m.joined_at)
-    return first.institution.short_name or first.institution.name, str(first.institution.country.code or "")
+    return first.institution.short_name or first.institution.name, str(first.institution.country.code or "")  # type: ignore[attr-defined]  # CountryField gives a Country
 
 
 def _users_with_schools(user_ids: Iterable[int]) -> QuerySet[User]:

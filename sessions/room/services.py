@@ -45,13 +45,7 @@ from .events import room_event_emit
 from .presence import room_state_of
 from .protocol import ErrorCode
 from .registry import ASSIGNABLE_ROLES, role_permissions
-from .selectors import (
-    participant_cards,
-    poll_public,
-    question_public,
-    room_moderator_ids,
-    room_role_for,
-)
+from .selectors import participant_cards, poll_public, question_public, room_moderator_ids, room_role_for
 
 logger = logging.getLogger(__name__)
 

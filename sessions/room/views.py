@@ -6,11 +6,12 @@ import csv
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from server.people.errors import PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import SessionStatus
 
 from . import selectors
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 @login_required
-def room_page(request: HttpRequest, session_id: int) -> HttpResponse:
+def room_page(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     """The room page; the socket (not this view) decides lobby, lock and removal."""
     try:
         session = selectors.room_page_context(session_id=session_id, user=request.user)
@@ -49,7 +50,7 @@ class _Echo:
 
 
 @login_required
-def attendance_csv(request: HttpRequest, session_id: int) -> HttpResponse:
+def attendance_csv(request: AuthenticatedHttpRequest, session_id: int) -> StreamingHttpResponse | HttpResponse:
     """Join and leave times of everyone (UTC, ISO 8601), for the host."""
     session = selectors.room_session(session_id=session_id)
     if session is None:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import LiveSession, RegistrationStatus, SessionKind
 
 from . import selectors, services
@@ -94,7 +93,7 @@ def _out(session: LiveSession, state: RegistrationState) -> dict:
     )
 
 
-def _visible(request: HttpRequest, session_id: int) -> LiveSession | None:
+def _visible(request: AuthenticatedHttpRequest, session_id: int) -> LiveSession | None:
     session = selectors.session_get_visible(session_id=session_id, user=request.user)
     if session is None or session.kind == SessionKind.CONSULT:
         return None
@@ -119,7 +118,7 @@ def _not_found() -> Status[dict]:
 
 
 @router.get("/", response=list[SessionOut], summary="Upcoming sessions you may join")
-def session_list(request: HttpRequest, query: Query[CatalogQuery]) -> list[dict]:
+def session_list(request: AuthenticatedHttpRequest, query: Query[CatalogQuery]) -> list[dict]:
     """Filters: kind, specialty, language, date_from/date_to (days in your profile's time zone)."""
     filters = selectors.CatalogFilters(
         kind=query.kind or "", specialty=query.specialty, language=query.language,
@@ -133,7 +132,7 @@ def session_list(request: HttpRequest, query: Query[CatalogQuery]) -> list[dict]
 
 
 @router.get("/{int:session_id}", response={200: SessionDetailOut, 404: ErrorOut}, summary="One session")
-def session_detail(request: HttpRequest, session_id: int):
+def session_detail(request: AuthenticatedHttpRequest, session_id: int):
     session = _visible(request, session_id)
     if session is None:
         return _not_found()
@@ -152,7 +151,7 @@ def _registration_reply(session: LiveSession, user, message: str) -> dict:
 
 @router.post("/{int:session_id}/registration", response={200: RegistrationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
              summary="Register (or join the waiting list)")
-def session_register(request: HttpRequest, session_id: int):
+def session_register(request: AuthenticatedHttpRequest, session_id: int):
     session = _visible(request, session_id)
     if session is None:
         return _not_found()
@@ -163,7 +162,7 @@ def session_register(request: HttpRequest, session_id: int):
 
 @router.delete("/{int:session_id}/registration", response={200: RegistrationOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
                summary="Give up a place or leave the waiting list")
-def session_unregister(request: HttpRequest, session_id: int):
+def session_unregister(request: AuthenticatedHttpRequest, session_id: int):
     session = _visible(request, session_id)
     if session is None:
         return _not_found()

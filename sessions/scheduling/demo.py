@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from server.people.models import User
-
 from sessions.models import (
     Audience,
     LiveSession,
@@ -132,7 +131,7 @@ def seed(stdout: TextIO) -> None:
                 session=session, user=users[username],
                 defaults={"status": state, "created_at": session.created_at + dt.timedelta(seconds=index)},
             )
-        if "recommendation" in demo.extra and session.presenter_id != host.pk:
+        if "recommendation" in demo.extra and session.presenter is not None and session.presenter_id != host.pk:
             Recommendation.objects.get_or_create(
                 session=session, author=host, defaults={"presenter": session.presenter, "body": demo.extra["recommendation"]}
             )

@@ -6,19 +6,16 @@ which the form turns into an aware datetime; the service stores it in UTC.
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
 import zoneinfo
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from server.people.models import TIME_ZONE_CHOICES, Institution, Membership, User
-
-from sessions.models import Audience, LiveSession, SessionKind
-
 from server.languages import CONTENT_LANGUAGES, LANGUAGE_NAMES
+from server.people.models import TIME_ZONE_CHOICES, Institution, Membership, User
+from sessions.models import Audience, LiveSession, SessionKind
 
 from .selectors import PEER_ROLES, TEACHING_ROLES, user_may_host_kind
 from .services import SessionDetails
@@ -26,7 +23,7 @@ from .services import SessionDetails
 DURATIONS = [(15, "15 min"), (30, "30 min"), (45, "45 min"), (60, "1 h"), (90, "1 h 30"), (120, "2 h"), (180, "3 h"), (240, "4 h")]
 
 
-def _kind_choices(user: User) -> list[tuple[str, str]]:
+def _kind_choices(user: User) -> list[tuple[str, Any]]:
     return [(value, label) for value, label in SessionKind.choices if value != SessionKind.CONSULT and user_may_host_kind(user=user, kind=value)]
 
 
@@ -67,17 +64,17 @@ class SessionForm(forms.Form):
         schools = Institution.objects.filter(
             pk__in=Membership.objects.filter(user=user, is_active=True, role__in=roles).values("institution_id")
         )
-        self.fields["institution"].queryset = schools
+        self.fields["institution"].queryset = schools  # type: ignore[attr-defined]  # a ModelChoiceField
         self._set_case_choices()
         if session is None:
-            self.fields["kind"].choices = _kind_choices(user)
+            self.fields["kind"].choices = _kind_choices(user)  # type: ignore[attr-defined]  # a ChoiceField
         else:
             del self.fields["kind"]
             del self.fields["institution"]
             self._fill_from(session)
 
     def _set_case_choices(self) -> None:
-        choices: list[tuple[str | int, str]] = [("", _("No case"))]
+        choices: list[tuple[str | int, Any]] = [("", _("No case"))]
         try:
             from courses.library.selectors import material_visible_to
             from courses.models import MaterialKind
@@ -86,14 +83,14 @@ class SessionForm(forms.Form):
             choices += [(material.pk, material.title) for material in cases]
         except ImportError:  # the library part is optional for scheduling
             pass
-        self.fields["case_material"].choices = choices
+        self.fields["case_material"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField
 
     def _fill_from(self, session: LiveSession) -> None:
         zone = zoneinfo.ZoneInfo(self.user.time_zone or "UTC")
         local = session.starts_at.astimezone(zone)
         minutes = session.duration_minutes
         if minutes not in dict(DURATIONS):
-            self.fields["duration"].choices = sorted([*DURATIONS, (minutes, f"{minutes} min")])
+            self.fields["duration"].choices = sorted([*DURATIONS, (minutes, f"{minutes} min")])  # type: ignore[attr-defined]  # a ChoiceField
         self.initial.update(
             title=session.title, description=session.description, specialty=session.specialty,
             language=session.language, date=local.date(), start_time=local.time().replace(second=0, microsecond=0),
@@ -113,7 +110,7 @@ class SessionForm(forms.Form):
         return presenter
 
     def clean(self) -> dict:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # Form.clean returns cleaned_data
         day, time, zone_name = data.get("date"), data.get("start_time"), data.get("time_zone")
         if day and time and zone_name:
             zone = zoneinfo.ZoneInfo(zone_name)
@@ -157,9 +154,9 @@ class CatalogFilterForm(forms.Form):
             specialties = [*specialties, data["specialty"][:80]]
         if data.get("language") and data["language"] not in languages:
             languages = [*languages, data["language"][:8]]
-        self.fields["kind"].choices = any_choice + [c for c in SessionKind.choices if c[0] != SessionKind.CONSULT]
-        self.fields["specialty"].choices = any_choice + [(s, s) for s in specialties]
-        self.fields["language"].choices = any_choice + [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]
+        self.fields["kind"].choices = any_choice + [c for c in SessionKind.choices if c[0] != SessionKind.CONSULT]  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["specialty"].choices = any_choice + [(s, s) for s in specialties]  # type: ignore[attr-defined]  # a ChoiceField
+        self.fields["language"].choices = any_choice + [(code, LANGUAGE_NAMES.get(code, code)) for code in languages]  # type: ignore[attr-defined]  # a ChoiceField
 
 
 class InviteForm(forms.Form):
@@ -187,6 +184,6 @@ class RecordingPublishForm(forms.Form):
         from courses.models import Licence, Scope
 
         super().__init__(*args, **kwargs)
-        self.fields["scope"].choices = Scope.choices
+        self.fields["scope"].choices = Scope.choices  # type: ignore[attr-defined]  # a ChoiceField
         self.fields["scope"].initial = Scope.OWN_SCHOOL
-        self.fields["licence"].choices = Licence.choices
+        self.fields["licence"].choices = Licence.choices  # type: ignore[attr-defined]  # a ChoiceField

@@ -20,9 +20,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AnyUser
 from server.people.mail import messages_in_their_language
 from server.people.models import User
-
 from sessions.models import (
     Attendance,
     LiveSession,
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 # --- selectors ---------------------------------------------------------------------------
 
 
-def session_recordings_visible(*, session: LiveSession, user: User) -> bool:
+def session_recordings_visible(*, session: LiveSession, user: AnyUser) -> bool:
     """Whether `user` may watch the session's recordings before (or without) publication.
 
     The host and presenter; people registered or invited; people who attended. Not
@@ -63,7 +63,7 @@ def session_recordings_for(*, session: LiveSession, user: User) -> list[SessionR
     return list(SessionRecording.objects.filter(session=session).select_related("published_material"))
 
 
-def session_recording_for_download(*, session: LiveSession, user: User, recording_id: int) -> SessionRecording:
+def session_recording_for_download(*, session: LiveSession, user: AnyUser, recording_id: int) -> SessionRecording:
     """The recording to stream to `user`; InvalidRequest (a 404 for the page) otherwise."""
     recording = SessionRecording.objects.filter(session=session, pk=recording_id).first()
     if recording is None or not session_recordings_visible(session=session, user=user):

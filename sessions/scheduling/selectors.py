@@ -18,12 +18,9 @@ from typing import Any, Literal
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from server.people.http import AnyUser
 from server.people.models import Role, User
-from server.people.selectors import (
-    institution_partner_ids,
-    user_has_role,
-    user_institution_ids,
-)
+from server.people.selectors import institution_partner_ids, user_has_role, user_institution_ids
 from sessions.models import (
     Audience,
     LiveSession,
@@ -52,7 +49,7 @@ def _is_staff_of_session(session: LiveSession, user: User) -> bool:
     return user.pk == session.host_id or (session.presenter_id is not None and user.pk == session.presenter_id)
 
 
-def session_user_may_see(*, session: LiveSession, user: User) -> bool:
+def session_user_may_see(*, session: LiveSession, user: AnyUser) -> bool:
     """Whether the audience of `session` includes `user` (status is not considered).
 
     - host and presenter: always;
@@ -128,7 +125,7 @@ def session_role_of(session: LiveSession, user: User) -> SessionRole | None:
     return "attendee"
 
 
-def session_get_visible(*, session_id: int, user: User) -> LiveSession | None:
+def session_get_visible(*, session_id: int, user: AnyUser) -> LiveSession | None:
     """The session if it exists and `user` may see it; None otherwise (a 404 for both)."""
     session = (
         LiveSession.objects.select_related("host", "presenter", "institution")

@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.mail import messages_in_their_language
 from server.people.models import Institution, Membership, User
-
 from sessions.models import (
     Audience,
     CalendarFeed,
@@ -493,7 +492,7 @@ def calendar_feed_rotate(*, user: User) -> CalendarFeed:
 
 def session_details_from(session: LiveSession, **changes: Any) -> SessionDetails:
     """The session's current details with some changed: what edit forms and tests start from."""
-    values = dict(
+    values: dict[str, Any] = dict(
         title=session.title, starts_at=session.starts_at, ends_at=session.ends_at,
         description=session.description, specialty=session.specialty, language=session.language,
         capacity=session.capacity, audience=session.audience, lobby_enabled=session.lobby_enabled,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +22,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 from server.people.models import User
 from server.private_files import private_file_response
-
 from sessions.models import CalendarFeed, LiveSession, RegistrationStatus, SessionKind, SessionStatus
 
 from . import ics, recordings, selectors, services
@@ -50,7 +51,7 @@ def _refused(request: HttpRequest, refused: PermissionRefused) -> HttpResponse:
 
 
 @login_required
-def catalog(request: HttpRequest) -> HttpResponse:
+def catalog(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upcoming sessions the person may join, filtered, times in the viewer's zone."""
     choices = selectors.session_catalog_choices(user=request.user)
     form = CatalogFilterForm(request.GET or None, **choices)
@@ -64,7 +65,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     sessions = list(selectors.session_catalog(user=request.user, filters=filters)[:200])
     states = selectors.user_registration_states(user=request.user, session_ids=[s.pk for s in sessions])
     for session in sessions:
-        session.my_state = "host" if session.host_id == request.user.pk else states.get(session.pk, "")
+        session.my_state = "host" if session.host_id == request.user.pk else states.get(session.pk, "")  # type: ignore[attr-defined]  # set for the template
     return render(request, "scheduling/catalog.html", {
         "form": form, "sessions": sessions,
         "may_create": [k for k in (SessionKind.CASE_CONFERENCE, SessionKind.LECTURE, SessionKind.PEER)
@@ -73,13 +74,13 @@ def catalog(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def detail(request: HttpRequest, session_id: int) -> HttpResponse:
+def detail(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     user = request.user
     registration = selectors.session_registration_of(session=session, user=user)
     ended = selectors.session_has_ended(session=session)
     is_host = session.host_id == user.pk
-    context = {
+    context: dict[str, Any] = {
         "session": session,
         "is_host": is_host,
         "registration": registration,
@@ -120,7 +121,7 @@ def _recording_for(request: HttpRequest, session: LiveSession, recording_id: int
 
 
 @login_required
-def recording_download(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
+def recording_download(request: AuthenticatedHttpRequest, session_id: int, recording_id: int) -> HttpResponseBase:
     """A recording for its audience only (not the catalogue's whole audience); never cached."""
     session = _visible_session(request, session_id)
     recording = _recording_for(request, session, recording_id)
@@ -142,7 +143,7 @@ def recording_captions(request: HttpRequest, session_id: int, recording_id: int)
 
 @require_POST
 @login_required
-def recording_publish(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:
+def recording_publish(request: AuthenticatedHttpRequest, session_id: int, recording_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     recording = _recording_for(request, session, recording_id)
     form = RecordingPublishForm(request.POST)
@@ -160,11 +161,11 @@ def _form_page(request: HttpRequest, form: SessionForm, session: LiveSession | N
 
 
 @login_required
-def create(request: HttpRequest) -> HttpResponse:
+def create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Faculty create conferences and lectures; students propose peer sessions."""
     initial = {"kind": request.GET.get("kind", "")}
     form = SessionForm(request.POST or None, user=request.user, initial=initial)
-    if not form.fields["kind"].choices:
+    if not form.fields["kind"].choices:  # type: ignore[attr-defined]  # a ChoiceField
         raise PermissionDenied(_("Only faculty, supervisors, students and trainees can create sessions."))
     if request.method == "POST" and form.is_valid():
         try:
@@ -184,7 +185,7 @@ def create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def edit(request: HttpRequest, session_id: int) -> HttpResponse:
+def edit(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     if session.host_id != request.user.pk:
         raise PermissionDenied(_("Only the host can change this session."))
@@ -218,7 +219,7 @@ def _act(request: HttpRequest, session: LiveSession, action: Callable[[], object
 
 @require_POST
 @login_required
-def register(request: HttpRequest, session_id: int) -> HttpResponse:
+def register(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     try:
         registration = services.session_register(user=request.user, session=session)
@@ -233,7 +234,7 @@ def register(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def unregister(request: HttpRequest, session_id: int) -> HttpResponse:
+def unregister(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     return _act(request, session, lambda: services.session_unregister(user=request.user, session=session, base_url=_base_url(request)),
                 _("You gave up your place."))
@@ -241,7 +242,7 @@ def unregister(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     return _act(request, session, lambda: services.session_cancel(by=request.user, session=session),
                 _("The session is cancelled; the people registered were told."))
@@ -249,7 +250,7 @@ def cancel(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def invite(request: HttpRequest, session_id: int) -> HttpResponse:
+def invite(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     form = InviteForm(request.POST)
     invitee = User.objects.filter(username=request.POST.get("username", "").strip(), is_active=True).first() if form.is_valid() else None
@@ -262,7 +263,7 @@ def invite(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def recommend(request: HttpRequest, session_id: int) -> HttpResponse:
+def recommend(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     body = request.POST.get("body", "")
     return _act(request, session, lambda: services.recommendation_create(by=request.user, session=session, body=body, base_url=_base_url(request)),
@@ -271,7 +272,7 @@ def recommend(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def reflect(request: HttpRequest, session_id: int) -> HttpResponse:
+def reflect(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     session = _visible_session(request, session_id)
     shared = request.POST.get("shared") in ("on", "1", "true")
     return _act(request, session, lambda: services.reflection_save(by=request.user, session=session, body=request.POST.get("body", ""), shared=shared),
@@ -279,7 +280,7 @@ def reflect(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-def session_ics(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_ics(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     """One session as an .ics file to add to a calendar."""
     session = _visible_session(request, session_id)
     url = request.build_absolute_uri(reverse("scheduling:detail", args=[session.pk]))
@@ -289,11 +290,11 @@ def session_ics(request: HttpRequest, session_id: int) -> HttpResponse:
 
 
 @login_required
-def my_schedule(request: HttpRequest) -> HttpResponse:
+def my_schedule(request: AuthenticatedHttpRequest) -> HttpResponse:
     sessions = list(selectors.user_schedule(user=request.user))
     states = selectors.user_registration_states(user=request.user, session_ids=[s.pk for s in sessions])
     for session in sessions:
-        session.my_state = "host" if session.host_id == request.user.pk else (
+        session.my_state = "host" if session.host_id == request.user.pk else (  # type: ignore[attr-defined]  # set for the template
             "presenter" if session.presenter_id == request.user.pk else states.get(session.pk, ""))
     feed = services.calendar_feed_get_or_create(user=request.user)
     return render(request, "scheduling/my_schedule.html", {
@@ -305,7 +306,7 @@ def my_schedule(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def feed_rotate(request: HttpRequest) -> HttpResponse:
+def feed_rotate(request: AuthenticatedHttpRequest) -> HttpResponse:
     services.calendar_feed_rotate(user=request.user)
     messages.success(request, _("Your calendar address was replaced; the old one no longer works."))
     return redirect("scheduling:mine")

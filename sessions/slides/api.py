@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from server.people.errors import InvalidRequest
+from server.people.http import AuthenticatedHttpRequest
 from sessions.models import LiveSession
 
 from . import selectors, services
@@ -81,7 +81,7 @@ def _session(session_id: int) -> LiveSession:
 
 
 @router.get("/sessions/{session_id}/decks", response={200: list[DeckOut], **RESPONSES}, summary="Decks of a session (presenters)")
-def deck_list(request: HttpRequest, session_id: int) -> Any:
+def deck_list(request: AuthenticatedHttpRequest, session_id: int) -> Any:
     decks = list(selectors.session_decks(session=_session(session_id), user=request.user)[:100])
     for deck in decks:
         services.deck_render_resume(deck=deck)
@@ -90,7 +90,7 @@ def deck_list(request: HttpRequest, session_id: int) -> Any:
 
 # Before the route with {deck_id}: ninja would otherwise answer this path with that GET-only view.
 @router.post("/sessions/{session_id}/decks/upload", response={201: DeckOut, **RESPONSES}, summary="Make a deck from an uploaded PDF")
-def deck_upload(request: HttpRequest, session_id: int, file: File[UploadedFile], title: Form[str] = "") -> Any:
+def deck_upload(request: AuthenticatedHttpRequest, session_id: int, file: File[UploadedFile], title: Form[str] = "") -> Any:
     deck = services.deck_create_from_upload(
         user=request.user, session=_session(session_id), upload=file, file_name=file.name or "", title=title[:200],
     )
@@ -98,14 +98,14 @@ def deck_upload(request: HttpRequest, session_id: int, file: File[UploadedFile],
 
 
 @router.get("/sessions/{session_id}/decks/{deck_id}", response={200: DeckOut, **RESPONSES}, summary="A deck and its preparation progress (presenters)")
-def deck_detail(request: HttpRequest, session_id: int, deck_id: int) -> Any:
+def deck_detail(request: AuthenticatedHttpRequest, session_id: int, deck_id: int) -> Any:
     deck = selectors.deck_get_for_presenter(session=_session(session_id), user=request.user, deck_id=deck_id)
     services.deck_render_resume(deck=deck)
     return selectors.deck_status(deck)
 
 
 @router.post("/sessions/{session_id}/decks", response={201: DeckOut, **RESPONSES}, summary="Make a deck from a library PDF or a resumable upload")
-def deck_create(request: HttpRequest, session_id: int, payload: DeckCreateIn) -> Any:
+def deck_create(request: AuthenticatedHttpRequest, session_id: int, payload: DeckCreateIn) -> Any:
     session = _session(session_id)
     if (payload.material_id is None) == (payload.upload_id is None):
         raise InvalidRequest(_("Give either material_id or upload_id."), "wrong_field")
@@ -113,13 +113,13 @@ def deck_create(request: HttpRequest, session_id: int, payload: DeckCreateIn) ->
         deck = services.deck_create_from_material(user=request.user, session=session, material_id=payload.material_id)
     else:
         deck = services.deck_create_from_resumable_upload(
-            user=request.user, session=session, upload_id=payload.upload_id, title=payload.title[:200],
+            user=request.user, session=session, upload_id=payload.upload_id, title=payload.title[:200],  # type: ignore[arg-type]  # set (checked above)
         )
     return Status(201, selectors.deck_status(deck))
 
 
 @router.get("/sessions/{session_id}/materials", response={200: list[MaterialChoiceOut], **RESPONSES}, summary="Library PDFs a presenter may show")
-def material_choices(request: HttpRequest, session_id: int, q: str = "") -> Any:
+def material_choices(request: AuthenticatedHttpRequest, session_id: int, q: str = "") -> Any:
     session = _session(session_id)
     materials = selectors.deck_material_choices(session=session, user=request.user, query=q)
     return [

@@ -22,15 +22,7 @@ from django.utils.translation import gettext_lazy
 from courses.models import FileRole, Material, MaterialFile
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
-from sessions.models import (
-    DeckStatus,
-    LiveSession,
-    Participant,
-    SessionKind,
-    SlideDeck,
-    SlidePage,
-    SlideShow,
-)
+from sessions.models import DeckStatus, LiveSession, Participant, SessionKind, SlideDeck, SlidePage, SlideShow
 from sessions.room.registry import role_permissions
 
 from . import config

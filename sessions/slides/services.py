@@ -41,15 +41,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest
 from server.people.models import User
-from sessions.models import (
-    DeckSource,
-    DeckStatus,
-    LiveSession,
-    RoomEvent,
-    SlideDeck,
-    SlidePage,
-    SlideShow,
-)
+from sessions.models import DeckSource, DeckStatus, LiveSession, RoomEvent, SlideDeck, SlidePage, SlideShow
 from sessions.room.events import room_event_emit, room_event_type
 
 from . import config, selectors

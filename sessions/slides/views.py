@@ -13,10 +13,11 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseNotModified, HttpResponseRedirect
 from django.views.decorators.http import require_GET
 
 from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.http import AuthenticatedHttpRequest
 
 from . import selectors
 
@@ -33,7 +34,7 @@ def _storage_is_remote() -> bool:
 
 @login_required
 @require_GET
-def page_image(request: HttpRequest, deck_id: int, number: int, size: str) -> HttpResponse:
+def page_image(request: AuthenticatedHttpRequest, deck_id: int, number: int, size: str) -> HttpResponse:
     """One page image of a deck, for a participant of its session."""
     try:
         page, size = selectors.slide_image_for_viewer(user=request.user, deck_id=deck_id, number=number, size=size)
@@ -46,11 +47,11 @@ def page_image(request: HttpRequest, deck_id: int, number: int, size: str) -> Ht
     name = page.large_name if size == "large" else page.small_name
     etag = f'"slide-{page.deck_id}-{page.number}-{size}"'
     if _storage_is_remote():
-        url = default_storage.url(
+        url = default_storage.url(  # type: ignore[call-arg]  # S3Storage.url; default_storage is typed as Storage
             name, expire=SIGNED_URL_SECONDS,
             parameters={"ResponseContentType": page.content_type, "ResponseCacheControl": IMMUTABLE},
         )
-        response: HttpResponse = HttpResponseRedirect(url)
+        response = HttpResponseRedirect(url)
         response["Cache-Control"] = f"private, max-age={REDIRECT_CACHE_SECONDS}"
         return response
     if request.headers.get("If-None-Match") == etag:

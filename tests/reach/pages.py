@@ -19,6 +19,7 @@ from django.urls import reverse
 # to run with DEBUG off, as Django's test runner sets it).
 from server.people.management.commands.seed_demo import DEMO_MODULES
 
+
 def seed_demo_data() -> SimpleNamespace:
     """Seed every app's demo data; return the demo people by username and schools by key."""
     for name in DEMO_MODULES:
@@ -152,10 +153,9 @@ def room_usability_probe(page) -> None:
     buttons, and the chat log. Returns when both have happened; raises on timeout.
     """
     import re
+    import secrets
 
     from playwright.sync_api import expect
-
-    import secrets
 
     text = f"Good morning from Lagos ({secrets.token_hex(3)})"
     box = page.get_by_role("textbox", name=re.compile(r"^message$", re.I))

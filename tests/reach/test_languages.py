@@ -26,6 +26,7 @@ SOURCE_SUFFIXES = {".py", ".html", ".txt", ".js"}
 ARABIC_COVERS = (
     "frontend/templates/base.html", "frontend/templates/includes/", "frontend/templates/room/",
     "frontend/templates/media/", "frontend/templates/peer/", "frontend/static/js/room/", "frontend/static/js/media/",
+    "frontend/static/js/slides/", "frontend/static/js/peer/",
     "sessions/room/", "sessions/media/", "sessions/slides/", "sessions/peer/",
 )
 

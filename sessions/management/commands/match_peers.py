@@ -8,20 +8,22 @@ before its slot, which only this periodic run can notice). Run it every few minu
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
     help = "Form the peer-exchange groups that can form now, and expire requests whose last free time has passed."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--base-url", default=settings.SITE_URL,
             help="Scheme and host for links in the e-mails, e.g. https://openrounds.example (default: $SITE_URL).",
         )
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         from sessions.peer.services import peer_match_all
 
         sessions = peer_match_all(base_url=options["base_url"].rstrip("/"))

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
     help = "Run a media worker (SFU and recorder) for live sessions, or list or drain workers."
 
-    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--index", type=int, default=0,
                             help="With MEDIA_PLACEMENT=static: which worker (0..MEDIA_WORKER_COUNT-1).")
         parser.add_argument("--drain", metavar="WORKER_ID", help="Ask this worker to hand its sessions over.")
         parser.add_argument("--status", action="store_true", help="List the live workers and their load.")
 
-    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args: Any, **options: Any) -> None:
         from sessions.media.placement import worker_registry
         from sessions.media.routing import placement_by_registry, worker_count
         from sessions.media.worker import run_worker_process

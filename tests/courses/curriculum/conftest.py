@@ -16,15 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from courses.curriculum import services
-from courses.models import (
-    FileRole,
-    Licence,
-    Material,
-    MaterialFile,
-    MaterialKind,
-    MaterialVersion,
-    Scope,
-)
+from courses.models import FileRole, Licence, Material, MaterialFile, MaterialKind, MaterialVersion, Scope
 from server.people.models import Institution, User
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.core.management import call_command
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 
+from courses.library.minimal_pdf import pdf_document
 from courses.library.text_extraction import pdf_text
 from courses.models import Material
-from courses.library.minimal_pdf import pdf_document
 
 from .test_views import contribute_form, login
 

@@ -18,8 +18,9 @@ def test_cancel_with_a_copy_from_before_the_accept_also_cancels_the_session(peop
 
 
 def test_cancel_of_a_consult_completed_meanwhile_is_refused(people, consult):
-    from server.people.errors import InvalidRequest
     import pytest
+
+    from server.people.errors import InvalidRequest
 
     stale = ConsultRequest.objects.get(pk=consult.pk)
     services.consult_complete(by=people.mensah, consult=consult)

@@ -14,32 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import io
 import logging
+import os
 import signal
 import struct
 import time
 import uuid
+from pathlib import Path
 
 import av
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from sessions.media.cascade import Cascade
-from sessions.media.cascade_link import (
-    TAG_BYTES,
-    HandshakeRefused,
-    LinkEnds,
-    RelayedFrame,
-    decode_frame,
-    encode_frame,
-)
+from sessions.media.cascade_link import TAG_BYTES, HandshakeRefused, LinkEnds, RelayedFrame, decode_frame, encode_frame
 from sessions.media.forwarding import TrackForwarder
 from sessions.media.placement import WorkerInfo, WorkerLoad, WorkerRegistry
 from sessions.media.sfu import SFU, MediaConfig, Publication
 from sessions.media.tap import TappedFrame
 from sessions.models import SessionKind
 from tests.conftest import need_component
-from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
+from tests.sessions.media.test_browser_media import _s3_client, _s3_key, _stored_bytes, media_worker_process
 from tests.sessions.media.test_placement import live_workers, separate_workers  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 from tests.sessions.media.test_worker import check_playable, mute_cuts_only_the_microphone
@@ -331,19 +328,20 @@ async def test_a_session_on_two_worker_processes_and_the_publishers_worker_kille
 
 
 def _stored_recordings(session_id: int) -> tuple[list[str], list[str]]:
-    """(recordings of the session, folders of pieces still pending) in storage."""
-    from django.core.files.storage import default_storage
+    """(recordings of the session, pieces still pending), read where the workers store them.
 
+    Straight from the bucket (or media folder) the workers' environment names, not through
+    this test process's `default_storage`, which other tests swap (test_browser_media.py).
+    """
     folder = f"recordings/session-{session_id}"
-    try:
-        files = default_storage.listdir(folder)[1]
-    except FileNotFoundError:
-        files = []
-    try:
-        pending = default_storage.listdir(f"{folder}/pending")[0]
-    except FileNotFoundError:
-        pending = []
-    return sorted(files), pending
+    bucket = os.environ.get("AWS_STORAGE_BUCKET_NAME")
+    if bucket:
+        listing = _s3_client().list_objects_v2(Bucket=bucket, Prefix=_s3_key(f"{folder}/"))
+        paths = [item["Key"].split(f"{folder}/", 1)[1] for item in listing.get("Contents", [])]
+    else:
+        root = Path(settings.MEDIA_ROOT) / folder
+        paths = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    return sorted(p for p in paths if "/" not in p), sorted(p for p in paths if p.startswith("pending/"))
 
 
 @pytest.mark.realservices
@@ -351,8 +349,6 @@ def _stored_recordings(session_id: int) -> tuple[list[str], list[str]]:
 async def test_a_recording_on_a_killed_worker_keeps_what_it_had_stored_and_goes_on_on_the_other(
     people, separate_workers, clients
 ):
-    from django.core.files.storage import default_storage
-
     from sessions.models import SessionRecording
 
     workers = [separate_workers(MEDIA_RECORDING_CHECKPOINT_SECONDS="1") for _ in range(2)]
@@ -374,11 +370,11 @@ async def test_a_recording_on_a_killed_worker_keeps_what_it_had_stored_and_goes_
         if await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 2:
             break
         await asyncio.sleep(0.1)
-    files, pending = await database_sync_to_async(_stored_recordings)(live.pk)
+    files, pending = await asyncio.to_thread(_stored_recordings, live.pk)
     assert len(files) == 2 and pending == [], (files, pending)
     recovered = next(name for name in files if name.endswith("-recovered.webm"))
-    with default_storage.open(f"recordings/session-{live.pk}/{recovered}", "rb") as stored:
-        check_playable(stored, min_seconds=3)  # of about 6 s recorded before the kill, pieces every second
+    data = await asyncio.to_thread(_stored_bytes, f"recordings/session-{live.pk}/{recovered}")
+    check_playable(io.BytesIO(data), min_seconds=3)  # of about 6 s recorded before the kill, pieces every second
     assert await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 2
 
 

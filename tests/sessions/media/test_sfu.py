@@ -7,9 +7,9 @@ valid media.  Nothing in the forwarding path may encode.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import fractions
-import array
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable

@@ -22,9 +22,7 @@ from django.core.files.storage import default_storage
 
 from courses.models import Material
 from sessions.models import Participant, RoomEvent, SessionKind, SessionRecording
-from tests.sessions.media.test_browser_media import (
-    media_worker_process,  # noqa: F401  (fixture)
-)
+from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 
 from .conftest import make_session, wait_until

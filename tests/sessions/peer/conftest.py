@@ -42,7 +42,14 @@ def ask(people) -> Callable[..., PeerMatchRequest]:
 
 def make_peer_session(people: Any, *, host: Any = None, members: tuple[str, ...] = ("lukas", "yui"), **fields: Any):
     """A peer session that started 5 minutes ago, hosted by Amina, with invited, registered members."""
-    from sessions.models import Audience, LiveSession, RegistrationStatus, SessionInvitation, SessionKind, SessionRegistration
+    from sessions.models import (
+        Audience,
+        LiveSession,
+        RegistrationStatus,
+        SessionInvitation,
+        SessionKind,
+        SessionRegistration,
+    )
 
     host = host or people.amina
     now = timezone.now()

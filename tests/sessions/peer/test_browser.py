@@ -111,7 +111,7 @@ def test_the_notes_merge_functions_of_the_page(people, browser_page):
     session = make_peer_session(people, members=("lukas",))
     amina, _ = _enter(browser_page, "amina", session.pk)
     result = amina.evaluate("""async () => {
-      const m = await import('/static/js/room/peer_notes.js');
+      const m = await import('/static/js/peer/notes.js');
       const base = 'line one\\nline two 🦟\\nline three';
       const mine = m.spliceBetween(base, 'LINE one\\nline two 🦟\\nline three');
       const theirs = m.spliceBetween(base, 'line one\\nline two 🦟\\nline three!');

@@ -7,9 +7,9 @@ import io
 from django.core import mail
 from django.core.management import call_command
 
+from sessions.management.commands.match_peers import Command
 from sessions.models import LiveSession, PeerMatchRequest, PeerRequestStatus, SessionKind
 from sessions.peer import demo, services
-from sessions.management.commands.match_peers import Command
 
 from .conftest import window
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from sessions.captions.webvtt import captions_webvtt
 from sessions.models import RoomEvent, SessionKind
+
 from .conftest import make_session, open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("room_node")]

@@ -20,6 +20,7 @@ from sessions.routing import websocket_urlpatterns
 
 from .conftest import Socket, db, make_session
 
+
 async def socket_with_headers(user: Any, session_id: int, headers: list[tuple[bytes, bytes]], *, expect_snapshot: bool = True) -> Socket:
     """Like conftest.open_socket, with the browser's headers (Accept-Language, Cookie)."""
     communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/sessions/{session_id}/", headers=headers)

@@ -8,9 +8,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from sessions.models import Audience
-
 from server.asgi import application
+from sessions.models import Audience
 
 from .conftest import db, make_session, open_socket
 

@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from server.people.models import Partnership, PartnershipStatus
-from sessions.models import Audience, RegistrationStatus, SessionInvitation, SessionKind, SessionRegistration, SessionStatus
+from sessions.models import (
+    Audience,
+    RegistrationStatus,
+    SessionInvitation,
+    SessionKind,
+    SessionRegistration,
+    SessionStatus,
+)
 from sessions.scheduling.selectors import (
     CatalogFilters,
     session_catalog,

@@ -6,6 +6,8 @@
  * recording's WebVTT). sessions/captions/room_handlers.py is the server side.
  */
 import {byId, el, t} from '../room/dom.js';
+import {connection, model} from '../room/live.js';
+import {subscribe} from '../room/bus.js';
 
 const panel = byId('captions-panel');
 const SHOWN_LINES = 4;
@@ -18,11 +20,6 @@ const lines = [];
 const partials = new Map();
 /** Sequence numbers already shown (a resumed socket's snapshot repeats recent events). */
 const seen = new Set();
-
-function room() {
-  // The room page's connection and model (frontend/static/js/room/room.js).
-  return /** @type {any} */ (window).openRoundsRoom;
-}
 
 function hidden() {
   try { return window.localStorage.getItem(STORE_KEY) === 'off'; } catch { return false; }
@@ -44,12 +41,11 @@ function render() {
     ]));
   }
   box.replaceChildren(...(shown.length ? shown : [el('p', {class: 'muted', text: t('No captions yet. The host can give someone the captioner role.')})]));
-  const state = room();
-  const captioner = Boolean(state && state.model.can('caption'));
+  const captioner = model.can('caption');
   byId('caption-form').hidden = !captioner;
 }
 
-/** @param {{type: string, seq: number, data: any}} event */
+/** @param {import('../room/protocol.js').RoomEvent} event */
 function onEvent(event) {
   if (event.type !== 'caption.line' || seen.has(event.seq)) return;
   seen.add(event.seq);
@@ -63,9 +59,7 @@ function wireInput() {
   const input = /** @type {HTMLInputElement} */ (byId('caption-text'));
   let timer = 0;
   const send = (/** @type {boolean} */ final) => {
-    const state = room();
-    if (!state) return;
-    state.connection.send('caption.send', {text: input.value, final}).catch((/** @type {any} */ error) => {
+    connection.send('caption.send', {text: input.value, final}).catch((/** @type {any} */ error) => {
       byId('caption-error').textContent = error && error.message ? error.message : t('The caption could not be sent.');
     });
   };
@@ -87,14 +81,14 @@ if (panel) {
     try { window.localStorage.setItem(STORE_KEY, hidden() ? 'on' : 'off'); } catch { /* private mode: this page only */ }
     render();
   });
-  window.addEventListener('room:snapshot', (/** @type {any} */ e) => {
-    for (const event of e.detail.events || []) onEvent(event);
+  subscribe('room:snapshot', (snapshot) => {
+    for (const event of snapshot.events || []) onEvent(event);
     render();
   });
-  window.addEventListener('room:event', (/** @type {any} */ e) => { onEvent(e.detail); render(); });
-  window.addEventListener('room:message', (/** @type {any} */ e) => {
-    if (e.detail.type !== 'caption.partial') return;
-    partials.set(e.detail.data.user_id, {name: e.detail.data.name, text: e.detail.data.text});
+  subscribe('room:event', (event) => { onEvent(event); render(); });
+  subscribe('room:message', (message) => {
+    if (message.type !== 'caption.partial') return;
+    partials.set(message.data.user_id, {name: message.data.name, text: message.data.text});
     render();
   });
   wireInput();

@@ -2,19 +2,20 @@
 /**
  * The consult's panels on top of the live room page: private guidance, the SOAP note
  * written live, clinical photos and the connection mode. It rides on the room's own
- * connection (`window.openRoundsRoom`, set by ../room/room.js) and its window events
- * (`room:snapshot`, `room:event`); it sends `guidance.send`, `note.update`,
+ * connection (imported from ../room/live.js) and the room bus's `room:snapshot` and
+ * `room:event` (../room/bus.js); it sends `guidance.send`, `note.update`,
  * `note.comment`, `note.sign` and `connection.mode` (docs/protocol.md, "Consults").
  *
  * The media part can tell this page the mode it fell back to:
- *   window.dispatchEvent(new CustomEvent('consult:mode', {detail: {mode: 'audio'}}))
+ *   publish('consult:mode', {mode: 'audio'})   (publish from ../room/bus.js)
+ * and this page publishes the consent it learns as `consult:consent`.
  */
 import {byId, el, t, timeOf} from '../room/dom.js';
+import {connection} from '../room/live.js';
+import {publish, subscribe} from '../room/bus.js';
 
 const root = byId('consult');
 const role = root.dataset.role || '';
-const room = /** @type {{connection: any}} */ (/** @type {any} */ (window).openRoundsRoom);
-const connection = room.connection;
 
 const SOAP = ['subjective', 'objective', 'assessment', 'plan'];
 const MODE_RANK = {video: 3, audio: 2, text: 1};
@@ -109,7 +110,7 @@ function renderMode() {
 function showConsent(consent) {
   state.mediaAllowed = Boolean(consent.consult);
   renderMode();
-  window.dispatchEvent(new CustomEvent('consult:consent', {detail: consent}));
+  publish('consult:consent', consent);
 }
 
 /** @param {any} event */
@@ -127,8 +128,7 @@ function applyEvent(event) {
   }
 }
 
-window.addEventListener('room:snapshot', (/** @type {CustomEvent} */ event) => {
-  const snapshot = event.detail;
+subscribe('room:snapshot', (snapshot) => {
   const consult = snapshot.consult || {};
   state.trainee = consult.trainee ? consult.trainee.id : 0;
   state.supervisor = consult.supervisor ? consult.supervisor.id : 0;
@@ -138,7 +138,7 @@ window.addEventListener('room:snapshot', (/** @type {CustomEvent} */ event) => {
   for (const past of snapshot.events || []) applyEvent(past);
   announceMode();
 });
-window.addEventListener('room:event', (/** @type {CustomEvent} */ event) => applyEvent(event.detail));
+subscribe('room:event', applyEvent);
 
 /** @param {any} error */
 function failed(error) {
@@ -227,9 +227,9 @@ function announceMode() {
   connection.send('connection.mode', {mode: modeSelect.value}).catch(() => {});
 }
 if (modeSelect) modeSelect.addEventListener('change', announceMode);
-window.addEventListener('consult:mode', (/** @type {CustomEvent} */ event) => {
-  if (modeSelect && event.detail && MODE_RANK[event.detail.mode]) {
-    modeSelect.value = event.detail.mode;
+subscribe('consult:mode', (detail) => {
+  if (modeSelect && detail && MODE_RANK[detail.mode]) {
+    modeSelect.value = detail.mode;
     announceMode();
   }
 });

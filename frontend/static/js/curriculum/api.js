@@ -3,7 +3,7 @@
 
 /**
  * @typedef {{code: string, message: string}} ApiError
- * @typedef {{ok: true, body: any} | {ok: false, error: ApiError}} ApiResult
+ * @typedef {{ok: boolean, body?: any, error?: ApiError}} ApiResult  the body when ok, else the error
  */
 
 /**

@@ -15,8 +15,11 @@
 
 import { forgetUpload, UploadRefused, uploadFile } from './chunked_upload.js';
 
+/** Django's JavaScript catalogue (/jsi18n/) sets `window.gettext`; absent, texts stay English. */
+const catalogue = /** @type {{gettext?: (text: string) => string}} */ (/** @type {unknown} */ (window));
+
 /** @param {string} text */
-const t = (text) => (typeof window.gettext === 'function' ? window.gettext(text) : text);
+const t = (text) => (typeof catalogue.gettext === 'function' ? catalogue.gettext(text) : text);
 
 /**
  * Show only the fields that matter for the chosen kind (file, case or link).

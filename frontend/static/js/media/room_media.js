@@ -1,22 +1,27 @@
 'use strict';
 /**
  * Attaches the media section ([data-media], templates/media/room_media.html) to the
- * room page's connection (js/room/room.js exposes `window.openRoundsRoom.connection` and
- * re-dispatches what arrives as window events `room:snapshot`, `room:event`,
- * `room:message`). Media messages are sent with the room's own RoomConnection, so they
- * share its socket, its ids and its reconnects.
+ * room page's connection: it imports the room's RoomConnection (js/room/live.js) and
+ * hands every `room:snapshot`, `room:event` and `room:message` of the room's bus
+ * (js/room/bus.js) to the media connection. Media messages are sent with the room's own
+ * RoomConnection, so they share its socket, its ids and its reconnects.
+ *
+ * ./connection.js is the media connection (no DOM), ./tiles.js shows it.
  */
 
-import { MediaSession } from './media.js';
+import { MediaConnection } from './connection.js';
+import { MediaTiles } from './tiles.js';
+import { connection as room } from '../room/live.js';
+import { subscribe } from '../room/bus.js';
 
 /**
- * @param {any} connection a RoomConnection (js/room/protocol.js)
+ * @param {import('../room/protocol.js').RoomConnection} connection
  * @param {HTMLElement} root
- * @returns {MediaSession}
+ * @returns {MediaConnection}
  */
 export function attachMedia(connection, root) {
+  /** @type {import('./connection.js').Transport} */
   const transport = {
-    /** @param {{type: string}} message */
     send(message) {
       const { type, id, ...fields } = message;
       connection.send(type, fields).catch(() => {});
@@ -24,25 +29,32 @@ export function attachMedia(connection, root) {
       return `${connection.idPrefix}-${connection.counter}`;
     },
   };
-  const media = new MediaSession(root, transport);
-  window.openroundsMedia = media;
+  const media = new MediaConnection(transport, {
+    participant: root.dataset.participant,
+    lowBandwidth: root.dataset.dataSaver === '1',
+    relayOnly: root.dataset.relayOnly === '1',
+    iceUrl: root.dataset.iceUrl,
+  });
+  new MediaTiles(root, media);
+  /**
+   * Read-only handle for the browser tests and the devtools console
+   * (`window.openroundsMedia.pc`, `.joined`, `.worker`, `.incoming`). No module reads it.
+   */
+  /** @type {any} */ (window).openroundsMedia = media;
   return media;
 }
 
 const root = /** @type {HTMLElement|null} */ (document.querySelector('[data-media]'));
 if (root) {
-  /** @type {MediaSession|null} */
+  /** @type {MediaConnection|null} */
   let media = null;
-  /** @param {Event} event */
-  const forward = (event) => {
-    if (!media) {
-      const room = window.openRoundsRoom;
-      if (!room || !room.connection) return;
-      media = attachMedia(room.connection, root);
-    }
-    media.receive(/** @type {CustomEvent} */ (event).detail);
+  /** @param {any} message */
+  const forward = (message) => {
+    // Attached on the first message (the snapshot), as the room connection is then open.
+    if (!media) media = attachMedia(room, root);
+    media.receive(message);
   };
-  window.addEventListener('room:snapshot', forward);
-  window.addEventListener('room:event', forward);
-  window.addEventListener('room:message', forward);
+  subscribe('room:snapshot', forward);
+  subscribe('room:event', forward);
+  subscribe('room:message', forward);
 }

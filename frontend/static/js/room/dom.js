@@ -1,8 +1,11 @@
 'use strict';
 /** Small DOM helpers shared by the room's UI modules (text only: never innerHTML). */
 
+/** Django's JavaScript catalogue (/jsi18n/) sets `window.gettext`; absent, texts stay English. */
+const catalogue = /** @type {{gettext?: (text: string) => string}} */ (/** @type {unknown} */ (window));
+
 /** @param {string} text */
-export const t = (text) => (typeof window.gettext === 'function' ? window.gettext(text) : text);
+export const t = (text) => (typeof catalogue.gettext === 'function' ? catalogue.gettext(text) : text);
 
 /**
  * @param {string} tag

@@ -1,18 +1,12 @@
 'use strict';
-/** The room page: connects, keeps the model, and re-renders the panels on each change. */
-import {RoomConnection, socketUrl} from './protocol.js';
-import {RoomModel} from './state.js';
+/** The room page's panels: shows the connection's state, re-renders the panels on each change, connects. */
+import {connection, model} from './live.js';
+import {subscribe} from './bus.js';
 import {byId, t} from './dom.js';
 import {renderChat, wireChat} from './chat.js';
 import {renderPeople, wireHand} from './people.js';
 import {renderQuestions, wireQuestions} from './questions.js';
 import {renderPolls, wirePollForm} from './polls.js';
-
-const root = byId('room');
-const model = new RoomModel();
-const connection = new RoomConnection(socketUrl(root.dataset.socketPath || ''), {version: Number(root.dataset.protocolVersion || 1)});
-/** Other parts of the page (media) can listen: `room:event`, `room:snapshot`. */
-window.openRoundsRoom = {connection, model};
 
 /** Why the socket closed for good, in the person's language (docs/protocol.md, close codes). */
 const CLOSE_TEXT = {
@@ -70,21 +64,10 @@ connection.onState = (state, detail = {}) => {
     byId('room-body').setAttribute('inert', '');
   }
 };
-connection.onSnapshot = (snapshot) => {
-  model.applySnapshot(snapshot);
-  render();
-  window.dispatchEvent(new CustomEvent('room:snapshot', {detail: snapshot}));
-};
-connection.onEvent = (event) => {
-  model.applyEvent(event);
-  render();
-  window.dispatchEvent(new CustomEvent('room:event', {detail: event}));
-};
-connection.onEphemeral = (message) => {
-  model.applyEphemeral(message);
-  render();
-  window.dispatchEvent(new CustomEvent('room:message', {detail: message}));
-};
+// live.js applies what arrives to the model, then publishes it: re-render on each.
+subscribe('room:snapshot', render);
+subscribe('room:event', render);
+subscribe('room:message', render);
 connection.onError = showError;
 
 wireChat(connection, showError);

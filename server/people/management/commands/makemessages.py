@@ -8,11 +8,13 @@ reads node_modules/ (test tools such as axe-core live there) or the virtualenv.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.commands.makemessages import Command as DjangoMakeMessages
 
 
 class Command(DjangoMakeMessages):
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         options["ignore_patterns"] = [*(options.get("ignore_patterns") or []), "node_modules", ".venv", "var"]
         if options.get("domain") == "djangojs":
             self.xgettext_options = [*DjangoMakeMessages.xgettext_options, "--keyword=t"]

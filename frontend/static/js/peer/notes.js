@@ -3,10 +3,9 @@
  * The shared notes of a peer session's room (templates/room/_peer.html; protocol in
  * docs/protocol.md, "Peer sessions").
  *
- * Attaches to the room page's connection (js/room/room.js exposes
- * `window.openRoundsRoom.connection` and re-dispatches what arrives as the window events
- * `room:snapshot`, `room:event`, `room:message`), so saves share the room's socket, ids
- * and reconnects.
+ * Attaches to the room page's connection (imported from js/room/live.js) and subscribes
+ * to `room:snapshot`, `room:event` and `room:message` on the room's bus (js/room/bus.js),
+ * so saves share the room's socket, ids and reconnects.
  *
  * The model: `base` is the server's text at `base.version`, rebuilt only from what the
  * server sends (the snapshot's whole text, then each `notes.changed` splice); the
@@ -23,6 +22,9 @@
  * @typedef {{start: number, end: number, insert: string}} Splice
  * @typedef {{version: number, base_version: number, start: number, end: number, insert: string, length: number, by: Author, save_id: string|null, at: string}} NotesChange
  */
+
+import {connection} from '../room/live.js';
+import {subscribe} from '../room/bus.js';
 
 const SAVE_AFTER_MS = 1200;
 /** After an ack, the change itself should arrive at once; if not, ask for the whole text. */
@@ -96,8 +98,8 @@ class SharedNotes {
     this.theirsBox = /** @type {HTMLTextAreaElement} */ (byId('peer-notes-theirs'));
     this.conflictPanel = byId('peer-notes-conflict');
     this.saveButton = /** @type {HTMLButtonElement} */ (byId('peer-notes-save'));
-    /** @type {any} the RoomConnection (js/room/protocol.js) */
-    this.connection = null;
+    /** The room's connection (js/room/live.js). */
+    this.connection = connection;
     /** @type {{version: number, text: string}|null} */
     this.base = null;
     /** @type {{id: string, timer: number}|null} the save on its way */
@@ -120,9 +122,9 @@ class SharedNotes {
     this.saveButton.addEventListener('click', () => this.save());
     byId('peer-notes-keep-mine').addEventListener('click', () => this.keepMine());
     byId('peer-notes-take-theirs').addEventListener('click', () => this.takeTheirs());
-    window.addEventListener('room:snapshot', (event) => this.onSnapshot(/** @type {CustomEvent} */ (event).detail));
-    window.addEventListener('room:event', (event) => this.onEvent(/** @type {CustomEvent} */ (event).detail));
-    window.addEventListener('room:message', (event) => this.onMessage(/** @type {CustomEvent} */ (event).detail));
+    subscribe('room:snapshot', (snapshot) => this.onSnapshot(snapshot));
+    subscribe('room:event', (event) => this.onEvent(event));
+    subscribe('room:message', (message) => this.onMessage(message));
   }
 
   /**
@@ -178,7 +180,6 @@ class SharedNotes {
   onSnapshot(snapshot) {
     const part = snapshot && snapshot.peer;
     if (!part || !part.notes) return;
-    this.connection = window.openRoundsRoom && window.openRoundsRoom.connection;
     this.maxChars = part.max_chars || this.maxChars;
     this.maxBytes = part.max_bytes || this.maxBytes;
     this.box.maxLength = this.maxChars;
@@ -324,8 +325,6 @@ class SharedNotes {
   save(merged = false) {
     window.clearTimeout(this.timer);
     if (this.base === null || this.muted || (this.conflict && !merged)) return;
-    this.connection = this.connection || (window.openRoundsRoom && window.openRoundsRoom.connection);
-    if (!this.connection) return;
     if (this.inflight) { this.saveAgain = true; return; }
     const draft = this.box.value;
     if (!this.dirty()) { this.setStatus('saved'); return; }
@@ -394,7 +393,4 @@ class SharedNotes {
 }
 
 const root = /** @type {HTMLElement|null} */ (document.querySelector('[data-peer-notes]'));
-if (root) {
-  /** For tests and other modules. */
-  window.openRoundsPeerNotes = new SharedNotes(root);
-}
+if (root) new SharedNotes(root);

@@ -8,12 +8,14 @@
  * in a peer session): choose a deck from the session's decks or a library PDF, upload a
  * PDF, turn pages with buttons or the arrow keys while the focus is in the slides.
  *
- * Attaches to the room page's connection like the media part: js/room/room.js exposes
- * `window.openRoundsRoom` ({connection, model}) and re-dispatches what arrives as window
- * events `room:snapshot` and `room:event`. Slides messages share the room's socket.
+ * Attaches to the room page's connection like the media part: it imports the room's
+ * connection and model (js/room/live.js) and subscribes to `room:snapshot` and
+ * `room:event` on the room's bus (js/room/bus.js). Slides messages share the room's socket.
  */
 
-import { t } from './dom.js';
+import { t } from '../room/dom.js';
+import { connection, model as roomModel } from '../room/live.js';
+import { subscribe } from '../room/bus.js';
 
 /**
  * @typedef {{id: number, title: string, pages: number, width: number, height: number,
@@ -154,10 +156,7 @@ export function attachSlides(root) {
   /** @type {Map<number, DeckStatus>} */
   const decks = new Map();
 
-  const room = () => window.openRoundsRoom;
   const isPresenter = () => {
-    const roomModel = room() && room().model;
-    if (!roomModel) return false;
     const you = roomModel.you;
     return PRESENTING_ROLES.has(you.role) || Boolean(you.has_floor) || roomModel.session.kind === 'peer';
   };
@@ -229,8 +228,6 @@ export function attachSlides(root) {
    * @param {object} [fields]
    */
   function send(type, fields = {}) {
-    const connection = room() && room().connection;
-    if (!connection) return Promise.reject({ message: t('Not connected yet.') });
     return connection.send(type, fields);
   }
 
@@ -384,14 +381,12 @@ export function attachSlides(root) {
     event.preventDefault();
   });
 
-  window.addEventListener('room:snapshot', (event) => {
-    const snapshot = /** @type {CustomEvent} */ (event).detail;
+  subscribe('room:snapshot', (snapshot) => {
     model.applySnapshot(snapshot.slides, snapshot.events);
     wanted = 0;
     render();
   });
-  window.addEventListener('room:event', (event) => {
-    const detail = /** @type {CustomEvent} */ (event).detail;
+  subscribe('room:event', (detail) => {
     if (model.applyEvent(detail)) {
       if (wanted === model.page || detail.type !== 'slides.page') wanted = 0;
       render();
