@@ -14,10 +14,12 @@ if node -e "
     try { have = require('./node_modules/' + name + '/package.json').version; } catch (e) {}
     if (have !== lock['node_modules/' + name].version) process.exit(1);
   }
-" 2>/dev/null && [ -f node_modules/axe-core/axe.min.js ] && [ -x node_modules/.bin/tsc ]; then
+" 2>/dev/null && [ -f node_modules/axe-core/axe.min.js ] && [ -x node_modules/.bin/tsc ] \
+  && [ -f node_modules/hls.js/dist/hls.light.min.mjs ]; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "npm is needed for the test tools (apt-get install npm)" >&2; exit 1; }
 npm ci --include=dev --no-audit --no-fund --loglevel=error
 test -f node_modules/axe-core/axe.min.js
 test -x node_modules/.bin/tsc
+test -f node_modules/hls.js/dist/hls.light.min.mjs  # the broadcast player (package.json dependencies)

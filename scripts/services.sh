@@ -59,6 +59,10 @@ PY
 
 # gettext for compilemessages
 if ! command -v msgfmt >/dev/null 2>&1; then apt_install gettext; fi
+# DejaVu Sans (Latin and Arabic) for the certificates' and portfolio's PDFs (sessions/record/pdf.py)
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ ! -f /usr/share/fonts/dejavu/DejaVuSans.ttf ]; then
+  apt_install fonts-dejavu-core
+fi
 
 # Chromium for the browser tests, coturn for the TURN test
 if ! command -v chromium >/dev/null 2>&1; then apt_install chromium; fi

@@ -83,12 +83,14 @@ def database_refused_value(request: HttpRequest, exc: DataError):
 
 
 def _add_app_routers() -> None:
+    from courses.assessment.api import router as assessment_router
     from courses.curriculum.api import router as curriculum_router
     from courses.library.api import router as library_router
     from server.people.api import router as people_router
     from sessions.consults.api import router as consults_router
     from sessions.media.api import router as media_router
     from sessions.peer.api import router as peer_router
+    from sessions.record.api import router as record_router
     from sessions.room.api import router as room_router
     from sessions.scheduling.api import router as scheduling_router
     from sessions.slides.api import router as slides_router
@@ -100,7 +102,9 @@ def _add_app_routers() -> None:
     api.add_router("/media", media_router, tags=["media"])
     api.add_router("/library", library_router, tags=["library"])
     api.add_router("/courses", curriculum_router, tags=["courses"])
+    api.add_router("/assessment", assessment_router, tags=["assessment"])
     api.add_router("/peer", peer_router, tags=["peer"])
+    api.add_router("/record", record_router, tags=["record"])
     api.add_router("/slides", slides_router, tags=["slides"])
 
 

@@ -16,6 +16,7 @@ class LiveSessionsConfig(AppConfig):
     dashboard_sections = [
         DashboardSection("scheduling/dashboard_next.html", "sessions.scheduling.selectors.dashboard_next_sessions", order=10),
         DashboardSection("consults/dashboard_consults.html", "sessions.consults.selectors.dashboard_consults", order=40),
+        DashboardSection("record/dashboard_record.html", "sessions.record.selectors.dashboard_record", order=45),
     ]
 
     def ready(self) -> None:
@@ -33,8 +34,14 @@ class LiveSessionsConfig(AppConfig):
             event_seen=selectors.room_snapshot_forget,
         ))
         # Room message handlers contributed by other parts register themselves on import.
+        from sessions.annotation import room_handlers as annotation_handlers  # noqa: F401
+        from sessions.breakouts import room_handlers as breakout_handlers  # noqa: F401
         from sessions.captions import room_handlers as caption_handlers  # noqa: F401
         from sessions.consults import room_handlers  # noqa: F401
-        from sessions.media import signalling  # noqa: F401
+        from sessions.media import (
+            broadcast_room,  # noqa: F401
+            signalling,  # noqa: F401
+        )
         from sessions.peer import room_handlers as peer_handlers  # noqa: F401
+        from sessions.record import listeners as record_listeners  # noqa: F401
         from sessions.slides import room_handlers as slides_handlers  # noqa: F401

@@ -29,7 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
 
-from courses.models import Course, FileRole, MaterialFile, MaterialKind
+from courses.models import Course, FileRole, MaterialFile, MaterialKind, QuestionSet
 from server.people.http import AnyUser
 
 from .material_facts import ItemFacts
@@ -80,6 +80,8 @@ class BundleModule:
     title: str
     summary: str
     items: list[BundleItem] = field(default_factory=list)
+    # (relative page path, title) of each question set's offline page.
+    question_sets: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +159,8 @@ def bundle_plan(*, user: AnyUser, course: Course) -> BundlePlan:
                 # Case images only belong to cases; elsewhere list them like other files.
                 bundle_item.files.extend((f"{folder}/{name}", stored) for name, stored in images)
             bundle_module.items.append(bundle_item)
+        for q_index, question_set in enumerate(module_view.question_sets, start=1):
+            entries.extend(_question_set_entries(user, course, question_set, f"quizzes/{m_index:02d}-{q_index:02d}", bundle_module))
         modules.append(bundle_module)
     index = render_to_string(
         "curriculum/bundle/index.html",
@@ -172,6 +176,36 @@ def bundle_plan(*, user: AnyUser, course: Course) -> BundlePlan:
     filename = f"{slugify(course.title)[:60] or 'course'}-offline.zip"
     logger.info("course %s bundle planned: %d entries, %d bytes", course.pk, len(entries), sum(e.size for e in entries))
     return BundlePlan(course=course, filename=filename, entries=entries, unavailable_count=outline.unavailable_count)
+
+
+def _question_set_entries(
+    user: AnyUser, course: Course, question_set: QuestionSet, folder: str, bundle_module: BundleModule
+) -> list[BundleFile]:
+    """A question set's offline page (the questions without their key, as the learner's
+    client gets them) and its images. Answering needs the quiz page in the browser: a page
+    opened from a zip cannot reach the server, so it points there."""
+    from courses.assessment.selectors import learner_question_set, question_image, question_set_questions
+
+    data = learner_question_set(user=user, question_set=question_set)
+    entries: list[BundleFile] = []
+    used: set[str] = set()
+    images: dict[int, str] = {}
+    for view in question_set_questions(user=user, question_set=question_set):
+        image = question_image(user=user, material=view.question.image)
+        if image is not None:
+            name = _safe_file_name(image.name, used)
+            images[view.question.pk] = name
+            entries.append(BundleFile(arcname=f"{folder}/{name}", size=image.size, storage_name=image.storage_name))
+    for question in data["questions"]:
+        question["image_file"] = images.get(question["id"], "")
+    page = render_to_string(
+        "assessment/bundle_quiz.html",
+        {"course": course, "question_set": question_set, "data": data,
+         "online_path": f"/courses/{course.pk}/quizzes/{question_set.pk}/"},
+    ).encode("utf-8")
+    bundle_module.question_sets.append((f"{folder}/quiz.html", question_set.title))
+    entries.insert(0, BundleFile(arcname=f"{folder}/quiz.html", size=len(page), content=page))
+    return entries
 
 
 class _ChunkSink(io.RawIOBase):

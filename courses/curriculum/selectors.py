@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from courses.library.selectors import material_visible_to
@@ -26,6 +26,7 @@ from courses.models import (
     Module,
     ModuleItem,
     ProgressStatus,
+    QuestionSet,
 )
 from server.people.errors import PermissionRefused
 from server.people.http import AnyUser
@@ -155,6 +156,8 @@ class ItemView:
 class ModuleView:
     module: Module
     items: list[ItemView] = field(default_factory=list)
+    # Question sets of the module, after its items (courses/assessment/ reads and writes them).
+    question_sets: list[QuestionSet] = field(default_factory=list)
 
 
 @dataclass
@@ -208,9 +211,12 @@ def course_outline(*, user: AnyUser, course: Course) -> CourseOutline:
             LearnerProgress.objects.filter(user=user, item__in=all_items).values_list("item_id", "status")
         )
     facts_by_item = material_facts.items_facts(items=[item for item in all_items if item.material_id in visible_ids])
+    question_sets: dict[int, list[QuestionSet]] = {}
+    for question_set in QuestionSet.objects.filter(module__course=course).order_by("position", "pk"):
+        question_sets.setdefault(question_set.module_id, []).append(question_set)
     views: list[ModuleView] = []
     for module in modules:
-        module_view = ModuleView(module=module)
+        module_view = ModuleView(module=module, question_sets=question_sets.get(module.pk, []))
         for item in module.items.all():
             if item.material_id not in visible_ids:
                 module_view.items.append(ItemView(item=item, available=False))
@@ -267,3 +273,43 @@ def builder_material_search(*, user: AnyUser, query: str, limit: int = 20) -> li
 def dashboard_courses(*, user: User, limit: int) -> dict[str, Any]:
     """The home page's "Courses"."""
     return {"courses": list(courses_visible_to(user=user).order_by("-pk")[:limit])}
+
+
+# -- completion, for the learning record (sessions/record) --------------------------------
+
+
+@dataclass(frozen=True)
+class CourseCompletion:
+    user_id: int
+    course_id: int
+    completed_at: Any
+
+
+def courses_completed(*, user_ids: Iterable[int] | QuerySet, course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
+    """Courses each learner has completed: every item of the course marked done.
+
+    Counted in SQL (done items per learner and course against items per course), so a
+    school's report reads thousands of learners in one query. `completed_at` is when the
+    last item was done. An empty course is never "completed".
+    """
+    progress = LearnerProgress.objects.filter(status=ProgressStatus.DONE, user_id__in=user_ids)
+    if course_ids is not None:
+        progress = progress.filter(item__module__course_id__in=list(course_ids))
+    done = (
+        progress.values("user_id", "item__module__course_id")
+        .annotate(done=Count("item_id", distinct=True), last=Max("completed_at"))
+    )
+    wanted = {row["item__module__course_id"] for row in done}
+    sizes = dict(
+        ModuleItem.objects.filter(module__course_id__in=wanted).values("module__course_id")
+        .annotate(n=Count("id")).values_list("module__course_id", "n")
+    )
+    return [
+        CourseCompletion(user_id=row["user_id"], course_id=row["item__module__course_id"], completed_at=row["last"])
+        for row in done if sizes.get(row["item__module__course_id"]) == row["done"]
+    ]
+
+
+def course_learner_ids(*, course_id: int) -> list[int]:
+    """Everyone who has marked progress in a course (for a backfill of its certificates)."""
+    return list(LearnerProgress.objects.filter(item__module__course_id=course_id).values_list("user_id", flat=True).distinct())

@@ -345,4 +345,7 @@ def progress_set(*, user: User, item: ModuleItem, status: str) -> LearnerProgres
     progress.status = status
     progress.completed_at = timezone.now() if status == ProgressStatus.DONE else None
     progress.save(update_fields=["status", "completed_at", "updated_at"])
+    if status == ProgressStatus.DONE:
+        # Ids only: the learning record (sessions/record) issues a course certificate.
+        course_event_emit(kind="progress.done", course_id=course.pk, data={"user_id": user.pk})
     return progress

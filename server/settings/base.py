@@ -101,6 +101,9 @@ ROOM_VOTE_BATCH_SECONDS = float(os.environ.get("ROOM_VOTE_BATCH_SECONDS", "0.005
 ROOM_RATE_LIMIT_FACTOR = float(os.environ.get("ROOM_RATE_LIMIT_FACTOR", "1"))
 #: The site's public address, for links in e-mails sent outside a request (match_peers).
 SITE_URL = os.environ.get("SITE_URL", "")
+#: The platform's Ed25519 key that signs certificates (sessions/record/credentials.py):
+#: 32 bytes, base64url. Empty: derived from SECRET_KEY (so the demo has a stable key).
+RECORD_SIGNING_KEY = os.environ.get("RECORD_SIGNING_KEY", "")
 
 # -- throttling (server/people/throttling.py) -------------------------------------------
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -181,7 +184,11 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
+STATICFILES_DIRS: list[Path | tuple[str, Path]] = [BASE_DIR / "frontend" / "static"]
+# hls.js (pinned in package.json, installed by `npm ci`): the broadcast player where the
+# browser has no native HLS, served as /static/vendor/hls.js/ and imported only when watched.
+if (BASE_DIR / "node_modules" / "hls.js" / "dist").is_dir():
+    STATICFILES_DIRS.append(("vendor/hls.js", BASE_DIR / "node_modules" / "hls.js" / "dist"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")

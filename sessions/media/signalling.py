@@ -171,7 +171,7 @@ def _channel_of(ctx: RoomContext) -> str | None:
 
 
 #: Operations about the whole session, done by its primary worker (the one that records).
-_SESSION_OPS = ("record_start", "record_stop")
+_SESSION_OPS = ("record_start", "record_stop", "broadcast_start", "broadcast_stop")
 
 
 async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: Any) -> None:

@@ -16,8 +16,8 @@ message, and moved (its browsers reconnect their media by themselves) when that 
 dies or drains. `MEDIA_PLACEMENT=static` keeps the older fixed spread: sessions over
 `media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
 
-(About 650 lines: the worker is one loop of requests whose per-session state — rooms,
-recorders, transcribers, routes — is changed under one set of locks.)
+(About 680 lines: the worker is one loop of requests whose per-session state — rooms,
+recorders, broadcasts, transcribers, routes — is changed under one set of locks.)
 
 Around it: `routing.py` says which worker's channel a request goes to, `embedded.py`
 runs the worker inside the web process, `outcomes.py` writes what the worker changes in
@@ -45,6 +45,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from .broadcast import BroadcastUnavailable, RoomBroadcaster
+from .broadcast_outcomes import broadcast_event
 from .cascade import Cascade, cascade_enabled
 from .outcomes import caption_line_store, media_moved, recording_event, recordings_keep, session_recordings_delete
 from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
@@ -99,6 +101,8 @@ class MediaWorker:
         self.sfu = SFU(self.config, self._on_signal)
         self.routes: dict[tuple[str, str], str] = {}
         self.recorders: dict[int, RoomRecorder] = {}
+        #: HLS broadcasts per session (broadcast.py): one encode, any number of viewers.
+        self.broadcasts: dict[int, RoomBroadcaster] = {}
         #: Automatic captions per session (transcription.py), when an engine is configured.
         self.transcribers: dict[int, RoomTranscriber] = {}
         #: Finished recordings per session (storage names), published when the session ends.
@@ -180,6 +184,8 @@ class MediaWorker:
             task.cancel()
         for session_id in list(self.recorders):
             await self._record_stop(session_id)
+        for session_id in list(self.broadcasts):
+            await self._broadcast_stop(session_id)
         for session_id in list(self.transcribers):
             await self._stop_captions(session_id)
         if self.cascade is not None:
@@ -244,6 +250,8 @@ class MediaWorker:
             await self.registry.release(session_id, self.worker_id)
             if session_id in self.recorders:
                 await self._record_stop(session_id, continued=True)
+            if session_id in self.broadcasts:  # a broadcast does not follow its session: the host starts it again
+                await self._broadcast_stop(session_id, keep_now=True)
             await media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
         deadline = time.monotonic() + (timeout if timeout is not None else float(media_setting("MEDIA_DRAIN_SECONDS", 30)))
         while time.monotonic() < deadline and self.sfu.load()["participants"]:
@@ -300,6 +308,12 @@ class MediaWorker:
             return
         if op == "record_stop":
             await self._record_stop(session_id)
+            return
+        if op == "broadcast_start":
+            await self._broadcast_start(session_id)
+            return
+        if op == "broadcast_stop":
+            await self._broadcast_stop(session_id)
             return
         if op == "rights":
             await self._apply_rights(room_id, participant, message)
@@ -419,6 +433,53 @@ class MediaWorker:
         await recording_event(session_id, active=True)
         logger.info("session %s: recording started", session_id)
 
+    async def _broadcast_start(self, session_id: int) -> None:
+        """Encode the room's composite into HLS; the notice goes out once viewers can play it."""
+        if session_id in self.broadcasts:
+            return
+        if self.draining:
+            raise MediaError("media_moved", "this media server is being replaced: start the broadcast again in a moment")
+        room = self.sfu.room(str(session_id))
+        await self._watch_session(session_id)
+        try:
+            broadcaster = RoomBroadcaster(room, session_id=session_id, owner=self.worker_id or self.channel)
+        except BroadcastUnavailable as missing:
+            logger.error("session %s: %s", session_id, missing)
+            await broadcast_event(session_id, active=False, error="encoder_missing")
+            return
+        self.broadcasts[session_id] = broadcaster
+        await broadcaster.start()
+
+        async def announce() -> None:  # not under the host's request lock: the first segment takes ~2 s
+            if await broadcaster.wait_first_segment():
+                if self.broadcasts.get(session_id) is broadcaster:
+                    await broadcast_event(session_id, active=True, folder=broadcaster.folder)
+                    logger.info("session %s: broadcasting to %s", session_id, broadcaster.folder)
+            elif self.broadcasts.get(session_id) is broadcaster:
+                logger.error("session %s: the broadcast produced no segment", session_id)
+                await self._broadcast_stop(session_id, error="no_output")
+
+        task = asyncio.ensure_future(announce())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _broadcast_stop(self, session_id: int, *, error: str = "", keep_now: bool = False) -> None:
+        """Close the playlists; the finished broadcast is kept as the session's recording.
+
+        ``keep_now``: this worker leaves (a drain), so the recording is kept at once rather
+        than when the session ends.
+        """
+        broadcaster = self.broadcasts.pop(session_id, None)
+        if broadcaster is None:
+            return
+        name = await broadcaster.stop()
+        if name and keep_now:
+            await database_sync_to_async(recordings_keep)(session_id, [name])
+        elif name:
+            self.finished[session_id].append(name)
+        await broadcast_event(session_id, active=False, folder=broadcaster.folder if name else "", error=error)
+        logger.info("session %s: broadcast stopped (%s)", session_id, "kept" if name else "empty")
+
     async def _continue_recording(self, session_id: int) -> None:
         """A session moved here while it was recorded: record its next part.
 
@@ -517,6 +578,7 @@ class MediaWorker:
 
     async def _session_ended(self, session_id: int) -> None:
         await self._record_stop(session_id)
+        await self._broadcast_stop(session_id)
         await self._stop_captions(session_id)
         names = self.finished.pop(session_id, []) + await self._recover_pieces(session_id)
         if names:

@@ -16,6 +16,7 @@ __all__ = [
     "Audience",
     "CalendarFeed",
     "LiveSession",
+    "NOTES_KINDS",
     "Recommendation",
     "Reflection",
     "RegistrationStatus",
@@ -31,6 +32,13 @@ class SessionKind(models.TextChoices):
     LECTURE = "lecture", _("Lecture")
     PEER = "peer", _("Peer session")
     CONSULT = "consult", _("Supervised consult")
+    # A small group split off a live session's room (sessions/breakouts): its own room,
+    # chat, media and shared notes; `BreakoutGroup` links it to the main session.
+    BREAKOUT = "breakout", _("Breakout group")
+
+
+#: Kinds whose room has the shared notes (sessions/peer/notes.py).
+NOTES_KINDS = (SessionKind.PEER, SessionKind.BREAKOUT)
 
 
 class Audience(models.TextChoices):

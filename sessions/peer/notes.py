@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
-from sessions.models import LiveSession, Participant, PeerNotes, RoomEvent, RoomState, SessionKind, SessionStatus
+from sessions.models import NOTES_KINDS, LiveSession, Participant, PeerNotes, RoomEvent, RoomState, SessionStatus
 from sessions.room.events import Nullable, room_event_emit, room_event_type
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def clean_notes_text(text: str) -> str:
 
 def _require_writer(*, session: LiveSession, user: User) -> None:
     """A peer session whose room is open, and a participant of that room who is not muted or removed."""
-    if session.kind != SessionKind.PEER:
+    if session.kind not in NOTES_KINDS:
         raise InvalidRequest(_("Shared notes belong to peer sessions."), code="not_peer_session")
     status = LiveSession.objects.filter(pk=session.pk).values_list("status", flat=True).first()
     ended = RoomState.objects.filter(pk=session.pk, ended_at__isnull=False).exists()
@@ -174,6 +174,6 @@ def peer_notes_current(*, session: LiveSession, user: User) -> dict[str, Any]:
     """The whole notes for a room participant (the reply to `notes.get`)."""
     from .selectors import peer_notes_read
 
-    if session.kind != SessionKind.PEER:
+    if session.kind not in NOTES_KINDS:
         raise InvalidRequest(_("Shared notes belong to peer sessions."), code="not_peer_session")
     return notes_payload(peer_notes_read(session=session, user=user))

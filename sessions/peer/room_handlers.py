@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from server.people.models import User
-from sessions.models import LiveSession, PeerNotes, SessionKind
+from sessions.models import NOTES_KINDS, LiveSession, PeerNotes
 from sessions.room.protocol import ErrorCode, Field, ProtocolError, error_message
 from sessions.room.registry import RoomContext, register_snapshot_part, room_message
 
@@ -43,7 +43,7 @@ def _snapshot(session: LiveSession) -> dict[str, Any]:
 
 async def peer_snapshot_part(session: LiveSession, user: User) -> dict[str, Any]:
     """The notes as they are when the person joins (the room admitted them already)."""
-    if session.kind != SessionKind.PEER:
+    if session.kind not in NOTES_KINDS:
         return {}
     return await database_sync_to_async(_snapshot)(session)
 

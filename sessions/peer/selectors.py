@@ -11,13 +11,13 @@ from server.people.errors import PermissionRefused
 from server.people.models import Membership, User
 from server.people.selectors import user_has_role
 from sessions.models import (
+    NOTES_KINDS,
     LiveSession,
     Participant,
     PeerMatchRequest,
     PeerNotes,
     PeerRequestStatus,
     PeerWindow,
-    SessionKind,
 )
 from sessions.scheduling.selectors import PEER_ROLES, session_user_is_participant
 
@@ -105,7 +105,7 @@ def user_country(*, user: User) -> tuple[str, Membership | None]:
 def peer_notes_may_read(*, session: LiveSession, user: User) -> bool:
     """Who reads a peer session's notes: its participants (host, registered people) and
     anyone the room admitted and did not remove."""
-    if session.kind != SessionKind.PEER or not user.is_authenticated:
+    if session.kind not in NOTES_KINDS or not user.is_authenticated:
         return False
     if session_user_is_participant(session=session, user=user):
         return True

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.http import AuthenticatedHttpRequest
-from sessions.models import LiveSession, PeerRequestStatus, SessionKind
+from sessions.models import NOTES_KINDS, LiveSession, PeerRequestStatus
 from sessions.scheduling.selectors import session_user_may_see
 
 from . import selectors, services
@@ -98,7 +98,7 @@ def withdraw(request: AuthenticatedHttpRequest, request_id: int) -> HttpResponse
 @login_required
 def notes_download(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     """The shared notes of a peer session as a plain-text file, for its participants."""
-    session = LiveSession.objects.filter(pk=session_id, kind=SessionKind.PEER).first()
+    session = LiveSession.objects.filter(pk=session_id, kind__in=NOTES_KINDS).first()
     if session is None or not session_user_may_see(session=session, user=request.user):
         raise Http404(_("No such session."))
     try:

@@ -58,6 +58,21 @@ def register_role_resolver(kind: str, resolver: RoleResolver) -> None:
     _ROLE_RESOLVERS[kind] = resolver
 
 
+RefusalReason = Callable[[LiveSession, User], "tuple[str, str] | None"]
+_REFUSAL_REASONS: dict[str, RefusalReason] = {}
+
+
+def register_refusal_reason(kind: str, reason: RefusalReason) -> None:
+    """Let a part say why its resolver refused someone: (error code, message), so the socket
+    closes with that instead of the generic "not in the audience" (breakout groups use it)."""
+    _REFUSAL_REASONS[kind] = reason
+
+
+def room_refusal_for(*, session: LiveSession, user: User) -> tuple[str, str] | None:
+    reason = _REFUSAL_REASONS.get(session.kind)
+    return reason(session, user) if reason is not None else None
+
+
 def room_role_for(*, session: LiveSession, user: User) -> str | None:
     """The role `user` enters `session`'s room with, or None when the audience rules refuse."""
     if user is None or not user.is_authenticated:
@@ -333,6 +348,30 @@ def room_attendance(*, session: LiveSession, user: User) -> QuerySet[Attendance]
     ).order_by("joined_at", "pk")
 
 
+def room_breakout_groups(*, session: LiveSession) -> dict[int, str]:
+    """user id -> the breakout groups (sessions/breakouts) they were put in, for the attendance export."""
+    from sessions.models import BreakoutMember
+
+    rows = BreakoutMember.objects.filter(parent=session, group__opened_at__isnull=False).order_by(
+        "split", "group__number"
+    ).values_list("user_id", "group__name")
+    found: dict[int, list[str]] = {}
+    for user_id, name in rows:
+        found.setdefault(user_id, []).append(name)
+    return {user_id: "; ".join(names) for user_id, names in found.items()}
+
+
+def room_breakout_reports(*, session: LiveSession) -> list[dict[str, Any]]:
+    """Each closed breakout group's notes (its report-back) with its members, for the session's record page."""
+    from sessions.models import BreakoutGroup, BreakoutMember
+
+    groups = list(BreakoutGroup.objects.filter(parent=session, closed_at__isnull=False).order_by("split", "number"))
+    names: dict[int, list[str]] = {}
+    for member in BreakoutMember.objects.filter(group__in=groups).select_related("user"):
+        names.setdefault(member.group_id, []).append(member.user.name)
+    return [{"name": g.name, "split": g.split, "members": sorted(names.get(g.pk, [])), "report": g.report} for g in groups]
+
+
 def user_attendance_history(*, user: User, limit: int = 50) -> QuerySet[Attendance]:
     """A person's own attendance (for their profile)."""
     return Attendance.objects.filter(user=user).select_related("session").order_by("-joined_at")[:limit]
@@ -351,7 +390,8 @@ def room_page_context(*, session_id: int, user: User) -> LiveSession:
     if room_role_for(session=session, user=user) is None and not Participant.objects.filter(
         session=session, user=user, removed_at__isnull=True
     ).exists():
-        raise PermissionRefused(_("You are not in the audience of this session."), code="forbidden")
+        reason = room_refusal_for(session=session, user=user)
+        raise PermissionRefused(reason[1] if reason else _("You are not in the audience of this session."), code="forbidden")
     return session
 
 

@@ -45,7 +45,14 @@ from .events import room_event_emit
 from .presence import room_state_of
 from .protocol import ErrorCode
 from .registry import ASSIGNABLE_ROLES, role_permissions
-from .selectors import participant_cards, poll_public, question_public, room_moderator_ids, room_role_for
+from .selectors import (
+    participant_cards,
+    poll_public,
+    question_public,
+    room_moderator_ids,
+    room_refusal_for,
+    room_role_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +93,8 @@ def room_admission(*, session: LiveSession | None, user: User) -> Admission:
     if participant is not None and participant.removed_at is not None:
         return _refused(ErrorCode.REMOVED, CloseCode.REMOVED, _("The host removed you from this session."))
     role = room_role_for(session=session, user=user)
+    if role is None and (reason := room_refusal_for(session=session, user=user)) is not None:
+        return Admission("refused", code=reason[0], close_code=CloseCode.NOT_ALLOWED, message=reason[1])
     if role is None:
         return _refused(ErrorCode.NOT_ALLOWED, CloseCode.NOT_ALLOWED, _("You are not in the audience of this session."))
     if participant is not None and role not in ("host",):

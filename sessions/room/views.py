@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import PermissionRefused
 from server.people.http import AuthenticatedHttpRequest
+from sessions.annotation.selectors import annotated_pages
 from sessions.models import SessionStatus
 
 from . import selectors
@@ -31,7 +32,11 @@ def room_page(request: AuthenticatedHttpRequest, session_id: int) -> HttpRespons
         return render(request, "room/refused.html", {"message": exc.message}, status=403)
     if session.status in (SessionStatus.ENDED, SessionStatus.CANCELLED):
         record = selectors.room_record(session=session, user=request.user)
-        return render(request, "room/record.html", {"session": session, "record": record})
+        # The view composes the parts: room selectors never import annotation's (no cycle).
+        record["annotations"] = annotated_pages(session=session, user=request.user)
+        return render(request, "room/record.html", {
+            "session": session, "record": record, "breakout_reports": selectors.room_breakout_reports(session=session),
+        })
     return render(
         request,
         "room/room.html",
@@ -60,15 +65,17 @@ def attendance_csv(request: AuthenticatedHttpRequest, session_id: int) -> Stream
     except PermissionRefused as exc:
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     writer = csv.writer(_Echo())
+    groups = selectors.room_breakout_groups(session=session)
 
     def lines():
-        yield writer.writerow(["name", "username", "school", "country", "joined_at_utc", "left_at_utc", "minutes"])
+        yield writer.writerow(["name", "username", "school", "country", "joined_at_utc", "left_at_utc", "minutes", "breakout_groups"])
         for row in rows:
             school, country = selectors.school_and_country(row.user)
             minutes = round((row.left_at - row.joined_at).total_seconds() / 60, 1) if row.left_at else ""
             yield writer.writerow([
                 _csv_safe(row.user.name), row.user.username, _csv_safe(school), country,
                 row.joined_at.isoformat(), row.left_at.isoformat() if row.left_at else "", minutes,
+                _csv_safe(groups.get(row.user_id, "")),
             ])
 
     logger.info("session %s attendance exported by user %s", session.pk, request.user.pk)

@@ -121,7 +121,7 @@ def session_recording_publish(
         raise InvalidRequest(_("Confirm that everyone recorded was told before you publish."), code="not_told")
     with default_storage.open(recording.name, "rb") as stored:
         material = material_create_recording(session=session, file=stored, scope=scope, licence=licence,
-                                             file_name=f"session-{session.pk}-{recording.pk}.webm")
+                                             file_name=f"session-{session.pk}-{recording.pk}.{'mp4' if recording.name.endswith('.mp4') else 'webm'}")
     with transaction.atomic():
         recording.published_material = material
         recording.published_at = timezone.now()

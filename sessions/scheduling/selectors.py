@@ -215,7 +215,7 @@ def user_schedule(*, user: User, now: dt.datetime | None = None) -> QuerySet[Liv
     )
     return (
         LiveSession.objects.filter(Q(host=user) | Q(presenter=user) | Q(Exists(mine)))
-        .exclude(kind=SessionKind.CONSULT)
+        .exclude(kind__in=(SessionKind.CONSULT, SessionKind.BREAKOUT))  # a breakout group belongs to its main session
         .filter(ends_at__gt=now)
         .exclude(status=SessionStatus.CANCELLED)
         .select_related("host", "institution")
@@ -236,7 +236,7 @@ def user_calendar_sessions(*, user: User, now: dt.datetime | None = None, days_b
     )
     return (
         LiveSession.objects.filter(Q(host=user) | Q(presenter=user) | Q(Exists(mine)))
-        .exclude(kind=SessionKind.CONSULT)
+        .exclude(kind__in=(SessionKind.CONSULT, SessionKind.BREAKOUT))  # a breakout group belongs to its main session
         .filter(ends_at__gt=now - dt.timedelta(days=days_back))
         .select_related("host", "institution")
         .order_by("starts_at", "pk")[:500]
@@ -249,7 +249,7 @@ def user_past_sessions(*, user: User, now: dt.datetime | None = None, limit: int
     mine = SessionRegistration.objects.filter(session=OuterRef("pk"), user=user, status=RegistrationStatus.REGISTERED)
     return (
         LiveSession.objects.filter(Q(host=user) | Q(presenter=user) | Q(Exists(mine)))
-        .exclude(kind=SessionKind.CONSULT)
+        .exclude(kind__in=(SessionKind.CONSULT, SessionKind.BREAKOUT))  # a breakout group belongs to its main session
         .filter(Q(ends_at__lte=now) | Q(status=SessionStatus.ENDED))
         .exclude(status=SessionStatus.CANCELLED)
         .select_related("host", "institution")

@@ -125,8 +125,10 @@ def recording_download(request: AuthenticatedHttpRequest, session_id: int, recor
     """A recording for its audience only (not the catalogue's whole audience); never cached."""
     session = _visible_session(request, session_id)
     recording = _recording_for(request, session, recording_id)
-    return private_file_response(recording.name, content_type="video/webm",
-                                 filename=f"session-{session.pk}-recording-{recording.pk}.webm")
+    # WebM from the recorder; MP4 when the recording is a broadcast's segments (sessions/media/broadcast.py).
+    kind = "mp4" if recording.name.endswith(".mp4") else "webm"
+    return private_file_response(recording.name, content_type=f"video/{kind}",
+                                 filename=f"session-{session.pk}-recording-{recording.pk}.{kind}")
 
 
 def recording_captions(request: HttpRequest, session_id: int, recording_id: int) -> HttpResponse:

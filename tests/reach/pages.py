@@ -73,6 +73,19 @@ def _first_course(people: SimpleNamespace):
     return course
 
 
+def _first_quiz():
+    model = apps.get_model("courses", "QuestionSet")
+    found = model.objects.select_related("module").order_by("pk").first()
+    if found is None:
+        raise LookupError("The demo data has no question set.")
+    return found
+
+
+def _quiz_path(people: SimpleNamespace, suffix: str) -> str:
+    quiz = _first_quiz()
+    return f"/courses/{quiz.module.course_id}/quizzes/{quiz.pk}/{suffix}"
+
+
 def _completed_consult() -> int:
     return _first_pk("live.ConsultRequest", status="completed")
 
@@ -120,6 +133,10 @@ PAGES: list[SitePage] = [
     SitePage("course", "amina", lambda p: f"/courses/{_first_course(p).pk}/"),
     SitePage("new course", "tanaka", _fixed("/courses/new/")),
     SitePage("course builder", lambda p: _first_course(p).owner.username, lambda p: f"/courses/{_first_course(p).pk}/edit/"),
+    SitePage("quiz", "amina", lambda p: _quiz_path(p, ""), budget_kb=60),
+    SitePage("quiz statistics", "adebayo", lambda p: _quiz_path(p, "statistics/"), budget_kb=60),
+    SitePage("quiz editor", "adebayo", lambda p: _quiz_path(p, "edit/"), budget_kb=60),
+    SitePage("marking", "adebayo", lambda p: f"/courses/{_first_quiz().module.course_id}/assessment/marking/", budget_kb=60),
     SitePage("consults", "chikondi", _fixed("/consults/")),
     SitePage("request a consult", "chikondi", _fixed("/consults/request/")),
     SitePage("consult roster", "mensah", _fixed("/consults/roster/")),
@@ -132,6 +149,10 @@ PAGES: list[SitePage] = [
     SitePage("room record (ended)", lambda p: _ended_session().host.username, lambda p: f"/rooms/{_ended_session().pk}/"),
     SitePage("change password", "amina", _fixed("/accounts/password_change/")),
     SitePage("reset password", None, _fixed("/accounts/password_reset/")),
+    SitePage("my certificates", "amina", _fixed("/record/certificates/"), budget_kb=60),
+    SitePage("certificate verification", None, lambda p: f"/record/verify/{_first_pk('live.Certificate')}/", budget_kb=60),
+    SitePage("school report", "okafor", lambda p: reverse("record:report", args=[p.schools.lagos.pk]), budget_kb=60),
+    SitePage("portfolio", "amina", _fixed("/record/portfolio/"), budget_kb=60),
 ]
 
 

@@ -77,7 +77,7 @@ def test_request_accept_consent_room_guidance_and_signed_note(people, browser_pa
     mensah.get_by_role("button", name="Send guidance").click()
     expect(chikondi.locator("#guidance-log")).to_contain_text(GUIDANCE)
     # A public chat message sent after the guidance reaches the observer: the guidance never does.
-    mensah.get_by_label("Message").fill("Thank you for joining")
+    mensah.get_by_label("Message", exact=True).fill("Thank you for joining")
     mensah.get_by_role("button", name="Send", exact=True).click()
     expect(kalua.locator("#chat-log")).to_contain_text("Thank you for joining")
     assert GUIDANCE not in kalua.content()

@@ -26,10 +26,10 @@ def test_two_people_chat_vote_and_raise_a_hand_in_the_room(people, browser_page)
     expect(amina.locator("#people-list")).to_contain_text(people.tanaka.name)
 
     # Chat.
-    amina.get_by_label("Message").fill("Is the ST elevation in II, III and aVF?")
+    amina.get_by_label("Message", exact=True).fill("Is the ST elevation in II, III and aVF?")
     amina.get_by_role("button", name="Send").click()
     expect(host.locator("#chat-log")).to_contain_text("Is the ST elevation in II, III and aVF?")
-    host.get_by_label("Message").fill("Yes, look at V4R as well.")
+    host.get_by_label("Message", exact=True).fill("Yes, look at V4R as well.")
     host.keyboard.press("Enter")
     expect(amina.locator("#chat-log")).to_contain_text("Yes, look at V4R as well.")
 

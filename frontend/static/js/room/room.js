@@ -29,8 +29,12 @@ function notice(text) {
   box.hidden = !text;
 }
 
+/** The server's refusal before closing (an error without id), if any. */
+let refusal = '';
+
 /** @param {any} error */
 function showError(error) {
+  if (error && !error.id && error.message) refusal = error.message;
   if (error && error.code === 'too_large') notice(t('That message is too long to send.'));
   else if (error && error.message) notice(error.message);
 }
@@ -60,7 +64,8 @@ connection.onState = (state, detail = {}) => {
   byId('room-lobby-wait').hidden = state !== 'lobby';
   if (state === 'open') { byId('room-body').hidden = false; notice(''); }
   if (state === 'closed' && detail.code && CLOSE_TEXT[detail.code]) {
-    notice(CLOSE_TEXT[detail.code]());
+    // A 4403 refusal's own words (e.g. "You are not in this breakout group.") are clearer than the generic line.
+    if (!(detail.code === 4403 && refusal)) notice(CLOSE_TEXT[detail.code]());
     byId('room-body').setAttribute('inert', '');
   }
 };

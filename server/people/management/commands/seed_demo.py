@@ -12,10 +12,12 @@ DEMO_MODULES = [
     "server.people.demo_seed",
     "courses.library.demo",
     "courses.curriculum.demo",
+    "courses.assessment.demo",
     "sessions.scheduling.demo",
     "sessions.room.demo",
     "sessions.consults.demo",
     "sessions.peer.demo",
+    "sessions.record.demo",
 ]
 
 

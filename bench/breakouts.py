@@ -1,0 +1,177 @@
+"""Breakout groups benchmark: open and close for 300 people in 50 groups, on PostgreSQL.
+
+    .venv/bin/python bench/breakouts.py                  # PostgreSQL on 127.0.0.1
+    .venv/bin/python bench/breakouts.py --people 300 --size 6 --rounds 3
+
+A throw-away PostgreSQL database (`openrounds_bench_breakouts`, dropped afterwards) is
+migrated and seeded with the demo people; a live case conference gets N people of 25
+schools in 20 countries admitted to its room. Each round, through the services the room's
+handlers call (sessions/breakouts/services.py, every write with its room events):
+
+* split: mixed groups of `--size` (50 groups for 300 people), creating 50 group rooms;
+* open: every group open for 10 minutes;
+* move: one person moved while open (the plan event, plus `breakout.moved` to that person);
+* close: notes kept as reports, 50 rooms ended (100 events), the plan event;
+* the size of the `breakouts.changed` event every main-room socket receives.
+
+The stock way beside it: filling the groups one person at a time, as a host does by
+hand (a manual split, then one `breakout_move` per person). The mixing quality is shown
+too: the most people of one school in one group, mixed vs plain random (`mixing.py`).
+Bounded (~1 minute on 2 cores); everything is removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+PG_BENCH_DB = "openrounds_bench_breakouts"
+
+
+def setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="bench-breakouts-media-")
+    os.environ.setdefault("DEBUG", "1")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "server.settings.test"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+
+
+def fill(people: int) -> int:
+    """The main session and its people (25 schools, 20 countries, uneven sizes). Returns its id."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from server.people.demo import seed_people
+    from server.people.models import Institution, Membership, Role, User
+    from sessions.models import LiveSession, Participant, SessionKind, SessionStatus
+
+    seed_people()
+    countries = ["NG", "DE", "MW", "GH", "JP", "IN", "BR", "GB", "SN", "MZ", "FR", "PT", "EG", "MA", "ZA", "CA", "US", "TZ", "UG", "RW"]
+    schools = Institution.objects.bulk_create([
+        Institution(name=f"Bench school {n}", country=countries[n % len(countries)], city="City", time_zone="UTC") for n in range(25)
+    ])
+    host = User.objects.create(username="bench-host", display_name="Bench host")
+    Membership.objects.create(user=host, institution=schools[0], role=Role.FACULTY)
+    users = User.objects.bulk_create([User(username=f"bench-{n}", display_name=f"Student {n}", password="!") for n in range(people)])
+    # Uneven: the first schools are much larger (a big host school and small partners).
+    weights = [max(1, 40 - 3 * n) for n in range(25)]
+    picks = [school for school, weight in zip(schools, weights, strict=True) for _ in range(weight)]
+    Membership.objects.bulk_create([Membership(user=u, institution=picks[n % len(picks)], role=Role.STUDENT) for n, u in enumerate(users)])
+    now = timezone.now()
+    session = LiveSession.objects.create(
+        kind=SessionKind.CASE_CONFERENCE, title="Bench case conference", host=host, presenter=host, institution=schools[0],
+        starts_at=now - dt.timedelta(minutes=5), ends_at=now + dt.timedelta(hours=2), capacity=1000, status=SessionStatus.LIVE,
+    )
+    Participant.objects.create(session=session, user=host, role="host")
+    Participant.objects.bulk_create([Participant(session=session, user=u, role="attendee") for u in users])
+    return session.pk
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return (time.perf_counter() - started) * 1000, result
+
+
+def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
+    from sessions.breakouts import mixing, services
+    from sessions.breakouts.selectors import people_for_split
+    from sessions.models import BreakoutGroup, BreakoutMember, LiveSession, RoomEvent
+
+    session = LiveSession.objects.get(pk=session_id)
+    host = session.host
+    results: dict[str, list[float]] = {"split": [], "open": [], "move": [], "close": []}
+    event_bytes = 0
+    for round_ in range(rounds):
+        ms, seq = timed(services.breakouts_split, by=host, session=session, group_size=size, seed=round_)
+        results["split"].append(ms)
+        results["open"].append(timed(services.breakouts_open, by=host, session=session, minutes=10)[0])
+        groups = list(BreakoutGroup.objects.filter(parent=session).order_by("-split", "number")[:2])
+        who = BreakoutMember.objects.filter(group=groups[1]).values_list("user_id", flat=True).first()
+        results["move"].append(timed(services.breakout_move, by=host, session=session, user_id=who, group_id=groups[0].pk)[0])
+        results["close"].append(timed(services.breakouts_close, by=host, session=session)[0])
+        payload = RoomEvent.objects.filter(session=session, type="breakouts.changed").order_by("-seq").values_list("payload", flat=True).first()
+        event_bytes = len(json.dumps(payload, separators=(",", ":")))
+    count = BreakoutGroup.objects.filter(parent=session).order_by("-split").values_list("split", flat=True).first()
+    groups_last = BreakoutGroup.objects.filter(parent=session, split=count).count()
+    people = BreakoutMember.objects.filter(parent=session, split=count).count()
+    print(f"{people} people in {groups_last} groups, {rounds} rounds (median, max):")
+    for name, values in results.items():
+        print(f"  {name:6s} {statistics.median(values):8.0f} ms  {max(values):8.0f} ms")
+    print(f"  breakouts.changed event: {event_bytes / 1024:.1f} KiB (sent once to each main-room socket)")
+
+    # Mixing quality: the most classmates together in one group.
+    persons = people_for_split(session=session)
+    school = {p.id: p.school for p in persons}
+    mixed = mixing.mixed_groups(persons, size, seed=1)
+    plain = mixing.random_groups([p.id for p in persons], size, seed=1)
+
+    def worst(groups: list[list[int]]) -> int:
+        return max(Counter(school[i] for i in g).most_common(1)[0][1] for g in groups)
+
+    def spread(groups: list[list[int]]) -> float:
+        return statistics.mean(len({school[i] for i in g}) / len(g) for g in groups)
+
+    print(f"  mixing: most of one school in a group {worst(mixed)} (random: {worst(plain)}); "
+          f"distinct schools per person {spread(mixed):.2f} (random: {spread(plain):.2f})")
+
+    if skip_stock:
+        return
+    # The stock way: empty groups, then one move per person (what a host does by hand).
+    services.breakouts_split(by=host, session=session, group_size=size, mode="manual")
+    groups = list(BreakoutGroup.objects.filter(parent=session).order_by("-split", "number")[:groups_last])
+    started = time.perf_counter()
+    for n, person in enumerate(persons):
+        services.breakout_move(by=host, session=session, user_id=person.id, group_id=groups[n % len(groups)].pk)
+    stock = (time.perf_counter() - started) * 1000
+    print(f"  stock (one person at a time, {len(persons)} moves): {stock:.0f} ms, "
+          f"{len(persons)} plan events ({len(persons) * event_bytes / 1024 / 1024:.1f} MiB to each main-room socket)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--people", type=int, default=300)
+    parser.add_argument("--size", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-stock", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()[0]:.2f}")
+    import psycopg
+
+    admin = PG_ADMIN_URL.replace("postgres://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+    try:
+        setup_django(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB)
+        from django.core.management import call_command
+
+        started = time.perf_counter()
+        call_command("migrate", verbosity=0)
+        session_id = fill(args.people)
+        print(f"setup: {time.perf_counter() - started:.0f} s")
+        measure(session_id, args.size, args.rounds, args.skip_stock)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""Permission-checked reads about question sets and results.
+
+Who is who:
+- a *learner* of a course is a signed-in person who may open the published course
+  (`course_visible_to`) and is not one of its editors; only learners submit attempts;
+- the course's *faculty* are its editors (`course_can_edit`: owner, coordinators of the
+  course's school, staff); only they author, mark and read statistics.
+
+What leaves the server for a learner: `learner_question_set` never carries which
+options are correct or their feedback; those appear in `attempt_result`, after
+submission, and the correct options only once the learner passed or has no attempt
+left (otherwise the next attempt would be a copy of the answer key).
+
+Read by other features (certificates, portfolio, school report):
+`course_passed(user=, course=)` and `course_assessment_results(user=, course=)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from courses.curriculum.selectors import course_can_edit, course_visible_to
+from courses.library.selectors import material_visible_to
+from courses.models import (
+    Answer,
+    AnswerOption,
+    Attempt,
+    AttemptStatus,
+    Course,
+    FileRole,
+    Material,
+    MaterialFile,
+    Question,
+    QuestionKind,
+    QuestionSet,
+)
+from server.people.errors import PermissionRefused
+from server.people.http import AnyUser
+
+# -- who may do what -------------------------------------------------------------------------
+
+
+def question_set_is_learner(*, user: AnyUser, question_set: QuestionSet) -> bool:
+    course = question_set.module.course
+    return (
+        user.is_authenticated
+        and course.is_published
+        and course_visible_to(user=user, course=course)
+        and not course_can_edit(user=user, course=course)
+    )
+
+
+def require_learner(*, user: AnyUser, question_set: QuestionSet) -> None:
+    """`PermissionRefused` unless `user` takes this course as a learner."""
+    if not user.is_authenticated:
+        raise PermissionRefused(_("Log in to answer this question set."), code="login_required")
+    course = question_set.module.course
+    if course_can_edit(user=user, course=course):
+        raise PermissionRefused(
+            _("You teach this course: you can preview its question sets but not submit answers."),
+            code="course_faculty",
+        )
+    if not question_set_is_learner(user=user, question_set=question_set):
+        raise PermissionRefused(_("This course does not exist or is not open to you."), code="course_not_visible")
+
+
+def require_faculty(*, user: AnyUser, course: Course) -> None:
+    if not course_can_edit(user=user, course=course):
+        raise PermissionRefused(
+            _("Only the course's author or a coordinator of its school can do this."), code="not_course_faculty"
+        )
+
+
+def question_set_get(*, user: AnyUser, question_set_id: int) -> QuestionSet:
+    """The set if the user may open its course (as learner or faculty); a missing id and a
+    hidden one get the same refusal."""
+    question_set = (
+        QuestionSet.objects.select_related("module__course__institution", "module__course__owner")
+        .filter(pk=question_set_id)
+        .first()
+    )
+    if question_set is None or not course_visible_to(user=user, course=question_set.module.course):
+        raise PermissionRefused(
+            _("This question set does not exist or is not open to you."), code="not_found"
+        )
+    return question_set
+
+
+def question_sets_of_course(*, course: Course) -> QuerySet[QuestionSet]:
+    """Precondition: the caller checked that the viewer may open `course`."""
+    return QuestionSet.objects.filter(module__course=course).select_related("module").order_by(
+        "module__position", "position", "pk"
+    )
+
+
+# -- what a learner sees ---------------------------------------------------------------------
+
+
+@dataclass
+class ImageView:
+    url: str
+    alt: str
+    caption: str = ""
+    storage_name: str = ""
+    name: str = ""
+    size: int = 0
+
+
+def question_image(*, user: AnyUser, material: Material | None) -> ImageView | None:
+    """The first image file of the material's current version, if this viewer may see the
+    material; served by the library's own private file URL (which checks again)."""
+    if material is None or not material_visible_to(user=user).filter(pk=material.pk).exists():
+        return None
+    version = material.current_version()
+    if version is None:
+        return None
+    files: list[MaterialFile] = [
+        f
+        for f in version.files.order_by("position", "pk")
+        if f.role == FileRole.CASE_IMAGE or f.content_type.startswith("image/")
+        or f.original_name.lower().rsplit(".", 1)[-1] in {"png", "jpg", "jpeg", "gif", "webp"}
+    ]
+    files = [f for f in files if f.role != FileRole.THUMBNAIL] or files
+    if not files:
+        return None
+    chosen = files[0]
+    return ImageView(
+        url=f"/library/{material.pk}/files/{chosen.pk}/",
+        alt=chosen.caption or material.title,
+        caption=chosen.caption,
+        storage_name=chosen.storage_name,
+        name=chosen.original_name,
+        size=chosen.size,
+    )
+
+
+@dataclass
+class QuestionView:
+    question: Question
+    options: list[AnswerOption]
+    image: ImageView | None
+
+
+def question_set_questions(*, user: AnyUser, question_set: QuestionSet) -> list[QuestionView]:
+    """The questions in order with their options and images. Options are model rows: the
+    caller decides which fields go out (`learner_question_set` drops the key)."""
+    questions = (
+        question_set.questions.select_related("image")
+        .prefetch_related(Prefetch("options", AnswerOption.objects.order_by("position", "pk")))
+        .order_by("position", "pk")
+    )
+    return [
+        QuestionView(question=q, options=list(q.options.all()), image=question_image(user=user, material=q.image))
+        for q in questions
+    ]
+
+
+def learner_question_set(*, user: AnyUser, question_set: QuestionSet) -> dict:
+    """The set as a learner's client receives it: no correct flags, no feedback, no model
+    answer. Used by the page, the API and the offline bundle alike."""
+    attempts_used = Attempt.objects.filter(user=user, question_set=question_set).count() if user.is_authenticated else 0
+    return {
+        "id": question_set.pk,
+        "course_id": question_set.module.course_id,
+        "title": question_set.title,
+        "instructions": question_set.instructions,
+        "pass_mark": question_set.pass_mark,
+        "max_attempts": question_set.max_attempts,
+        "attempts_used": attempts_used,
+        "questions": [
+            {
+                "id": view.question.pk,
+                "kind": view.question.kind,
+                "prompt": view.question.prompt,
+                "points": view.question.points,
+                "image_url": view.image.url if view.image else None,
+                "image_alt": view.image.alt if view.image else "",
+                "options": [{"id": option.pk, "text": option.text} for option in view.options],
+            }
+            for view in question_set_questions(user=user, question_set=question_set)
+        ],
+    }
+
+
+# -- results ---------------------------------------------------------------------------------
+
+
+def attempt_result(*, user: AnyUser, attempt: Attempt) -> dict:
+    """What the learner reads after submitting: score, pass, feedback per chosen option,
+    marker's feedback, and the correct options once revealing them gives nothing away."""
+    if not user.is_authenticated or (attempt.user_id != user.pk and not course_can_edit(
+        user=user, course=attempt.question_set.module.course
+    )):
+        raise PermissionRefused(_("This attempt is not yours."), code="not_found")
+    question_set = attempt.question_set
+    used = Attempt.objects.filter(user=attempt.user_id, question_set=question_set).count()
+    passed_ever = Attempt.objects.filter(user=attempt.user_id, question_set=question_set, passed=True).exists()
+    reveal = passed_ever or used >= question_set.max_attempts
+    answers = {
+        a.question_id: a
+        for a in attempt.answers.prefetch_related("options")
+    }
+    questions = []
+    for q in question_set.questions.prefetch_related("options").order_by("position", "pk"):
+        answer = answers.get(q.pk)
+        chosen = {o.pk for o in answer.options.all()} if answer else set()
+        options = []
+        for o in q.options.all():
+            entry: dict = {"id": o.pk, "text": o.text, "chosen": o.pk in chosen}
+            if o.pk in chosen:
+                entry["feedback"] = o.feedback
+                entry["correct"] = o.is_correct
+            if reveal:
+                entry["correct"] = o.is_correct
+                entry["feedback"] = o.feedback
+            options.append(entry)
+        questions.append(
+            {
+                "id": q.pk,
+                "kind": q.kind,
+                "prompt": q.prompt,
+                "points": q.points,
+                "awarded": answer.points if answer else 0.0,
+                "text": answer.text if answer else "",
+                "marker_feedback": answer.marker_feedback if answer else "",
+                "options": options,
+            }
+        )
+    return {
+        "attempt_id": attempt.pk,
+        "client_id": str(attempt.client_id),
+        "question_set_id": question_set.pk,
+        "number": attempt.number,
+        "status": attempt.status,
+        "score": attempt.score,
+        "max_score": attempt.max_score,
+        "percent": attempt.percent,
+        "pass_mark": question_set.pass_mark,
+        "passed": attempt.passed,
+        "attempts_used": used,
+        "attempts_left": max(0, question_set.max_attempts - used),
+        "answers_revealed": reveal,
+        "questions": questions,
+    }
+
+
+def attempts_of(*, user: AnyUser, question_set: QuestionSet) -> list[Attempt]:
+    if not user.is_authenticated:
+        return []
+    return list(Attempt.objects.filter(user=user, question_set=question_set).order_by("number"))
+
+
+@dataclass
+class SetResult:
+    question_set_id: int
+    title: str
+    attempts_used: int
+    best_percent: float | None
+    passed: bool
+    pending: bool
+
+
+@dataclass
+class CourseResults:
+    course_id: int
+    sets: list[SetResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.sets) and all(s.passed for s in self.sets)
+
+
+def course_assessment_results(*, user: AnyUser, course: Course) -> CourseResults:
+    """One learner's standing on each question set of a course (read by certificates and the
+    portfolio). No permission check: it only ever reads the `user`'s own rows; callers
+    that show it to someone else check that they may."""
+    results = CourseResults(course_id=course.pk)
+    sets = list(question_sets_of_course(course=course))
+    attempts: dict[int, list[Attempt]] = {}
+    if user.is_authenticated and sets:
+        for attempt in Attempt.objects.filter(user=user, question_set__in=sets).order_by("number"):
+            attempts.setdefault(attempt.question_set_id, []).append(attempt)
+    for question_set in sets:
+        mine = attempts.get(question_set.pk, [])
+        graded = [a for a in mine if a.status == AttemptStatus.GRADED]
+        results.sets.append(
+            SetResult(
+                question_set_id=question_set.pk,
+                title=question_set.title,
+                attempts_used=len(mine),
+                best_percent=max((a.percent for a in graded), default=None),
+                passed=any(a.passed for a in graded),
+                pending=any(a.status == AttemptStatus.PENDING for a in mine),
+            )
+        )
+    return results
+
+
+def course_passed(*, user: AnyUser, course: Course) -> bool:
+    """True when the course has at least one question set and the user passed every one."""
+    return course_assessment_results(user=user, course=course).passed
+
+
+# -- faculty ---------------------------------------------------------------------------------
+
+
+def marking_queue(*, user: AnyUser, course: Course) -> list[Answer]:
+    """Short answers of this course's learners waiting for a mark, oldest first."""
+    require_faculty(user=user, course=course)
+    return list(
+        Answer.objects.filter(
+            attempt__question_set__module__course=course, question__kind=QuestionKind.SHORT, points__isnull=True
+        )
+        .select_related("question", "attempt__user", "attempt__question_set")
+        .order_by("attempt__received_at", "pk")
+    )
+
+
+def question_set_for_faculty(*, user: AnyUser, question_set_id: int) -> QuestionSet:
+    question_set = question_set_get(user=user, question_set_id=question_set_id)
+    require_faculty(user=user, course=question_set.module.course)
+    return question_set

@@ -1,0 +1,397 @@
+"""Writes about assessment: authoring question sets, submitting attempts, marking.
+
+Every function checks permission itself (tests call them directly) and raises
+`PermissionRefused` / `InvalidRequest` with a message for people. Authoring emits the
+course's `course.outline_changed` event; a submitted attempt emits
+`course.attempt_submitted` (ids only) so a marking page could refresh.
+
+Scoring: a single-choice question scores its points when the one chosen option is
+correct; a multiple-choice question when the chosen options are exactly the correct
+ones (all or nothing: partial credit would reward ticking everything); a short answer
+waits for faculty, and its attempt has no pass/fail until every short answer in it is
+marked.
+
+Idempotency: an attempt is keyed by (learner, client_id). A second submission with the
+same client_id returns the first attempt unchanged (`replayed=True`), whatever it
+carries, and never uses an attempt. Submissions of one set are serialised by a row lock
+on the set, so two copies arriving at once cannot both pass the attempts check.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courses.curriculum.events import course_event_emit
+from courses.library.selectors import material_visible_to
+from courses.models import (
+    Answer,
+    AnswerOption,
+    Attempt,
+    AttemptStatus,
+    Material,
+    Module,
+    Question,
+    QuestionKind,
+    QuestionSet,
+)
+from server.people.errors import InvalidRequest, PermissionRefused
+from server.people.models import User
+
+from .selectors import require_faculty, require_learner
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTIONS = 100
+MAX_OPTIONS = 10
+#: How far back an offline answer's own time is believed (a phone's clock can be wrong).
+OFFLINE_CLOCK_WINDOW = timedelta(days=60)
+
+
+def _clean(value: str, *, label: str, max_length: int, required: bool) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidRequest(_("%(field)s is required.") % {"field": label}, code="missing_field")
+    if len(value) > max_length:
+        raise InvalidRequest(
+            _("%(field)s is too long (at most %(n)d characters).") % {"field": label, "n": max_length},
+            code="too_long",
+        )
+    return value
+
+
+def _check_settings(pass_mark: int, max_attempts: int) -> None:
+    if not 0 <= int(pass_mark) <= 100:
+        raise InvalidRequest(_("The pass mark is a percentage from 0 to 100."), code="bad_pass_mark")
+    if not 1 <= int(max_attempts) <= 50:
+        raise InvalidRequest(_("Allow from 1 to 50 attempts."), code="bad_max_attempts")
+
+
+# -- authoring -------------------------------------------------------------------------------
+
+
+def question_set_create(
+    *, by: User, module: Module, title: str, instructions: str = "", pass_mark: int = 60, max_attempts: int = 3
+) -> QuestionSet:
+    """Append a question set to a module (after its materials)."""
+    course = module.course
+    require_faculty(user=by, course=course)
+    _check_settings(pass_mark, max_attempts)
+    question_set = QuestionSet.objects.create(
+        module=module,
+        title=_clean(title, label=_("Title"), max_length=200, required=True),
+        instructions=_clean(instructions, label=_("Instructions"), max_length=2000, required=False),
+        pass_mark=int(pass_mark),
+        max_attempts=int(max_attempts),
+        position=QuestionSet.objects.filter(module=module).count(),
+        created_by=by,
+    )
+    course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
+    return question_set
+
+
+def question_set_update(
+    *, by: User, question_set: QuestionSet, title: str, instructions: str, pass_mark: int, max_attempts: int
+) -> QuestionSet:
+    """Change a set's text and rules. Attempts already made keep their pass/fail."""
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    _check_settings(pass_mark, max_attempts)
+    question_set.title = _clean(title, label=_("Title"), max_length=200, required=True)
+    question_set.instructions = _clean(instructions, label=_("Instructions"), max_length=2000, required=False)
+    question_set.pass_mark = int(pass_mark)
+    question_set.max_attempts = int(max_attempts)
+    question_set.save(update_fields=["title", "instructions", "pass_mark", "max_attempts"])
+    course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
+    return question_set
+
+
+def question_set_delete(*, by: User, question_set: QuestionSet) -> None:
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    question_set.delete()
+    course_event_emit(kind="course.outline_changed", course_id=course.pk)
+
+
+@dataclass(frozen=True)
+class OptionDraft:
+    text: str
+    is_correct: bool = False
+    feedback: str = ""
+
+
+def question_add(
+    *,
+    by: User,
+    question_set: QuestionSet,
+    kind: str,
+    prompt: str,
+    options: Sequence[OptionDraft] = (),
+    image: Material | None = None,
+    points: int = 1,
+    model_answer: str = "",
+) -> Question:
+    """Add a question at the end of the set.
+
+    Choice questions need 2 to 10 options; single choice exactly one correct, multiple
+    choice at least one. A short answer has no options. The image must be a material the
+    author may see (its learners' access is checked again when they look).
+    """
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    if kind not in QuestionKind.values:
+        raise InvalidRequest(_("Unknown kind of question."), code="bad_kind")
+    prompt = _clean(prompt, label=_("Question"), max_length=2000, required=True)
+    if not 1 <= int(points) <= 100:
+        raise InvalidRequest(_("A question is worth from 1 to 100 points."), code="bad_points")
+    drafts = [o for o in options if (o.text or "").strip()]
+    if kind == QuestionKind.SHORT:
+        if drafts:
+            raise InvalidRequest(_("A short-answer question has no options."), code="bad_options")
+    else:
+        if not 2 <= len(drafts) <= MAX_OPTIONS:
+            raise InvalidRequest(
+                _("A choice question needs from 2 to %(n)d options.") % {"n": MAX_OPTIONS}, code="bad_options"
+            )
+        correct = sum(1 for o in drafts if o.is_correct)
+        if kind == QuestionKind.SINGLE and correct != 1:
+            raise InvalidRequest(_("Mark exactly one option as correct."), code="bad_correct")
+        if kind == QuestionKind.MULTIPLE and correct < 1:
+            raise InvalidRequest(_("Mark at least one option as correct."), code="bad_correct")
+    if image is not None and not material_visible_to(by).filter(pk=image.pk).exists():
+        raise PermissionRefused(
+            _("This material is not shared with your school, so it cannot be used in a question."),
+            code="material_not_shared",
+        )
+    with transaction.atomic():
+        QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
+        count = question_set.questions.count()
+        if count >= MAX_QUESTIONS:
+            raise InvalidRequest(_("A question set has at most %(n)d questions.") % {"n": MAX_QUESTIONS}, code="too_many")
+        question = Question.objects.create(
+            question_set=question_set,
+            kind=kind,
+            prompt=prompt,
+            image=image,
+            points=int(points),
+            model_answer=_clean(model_answer, label=_("Model answer"), max_length=2000, required=False),
+            position=count,
+        )
+        AnswerOption.objects.bulk_create(
+            [
+                AnswerOption(
+                    question=question,
+                    text=_clean(o.text, label=_("Option"), max_length=500, required=True),
+                    is_correct=bool(o.is_correct),
+                    feedback=_clean(o.feedback, label=_("Feedback"), max_length=1000, required=False),
+                    position=index,
+                )
+                for index, o in enumerate(drafts)
+            ]
+        )
+        course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
+    return question
+
+
+def question_remove(*, by: User, question: Question) -> None:
+    question_set = question.question_set
+    require_faculty(user=by, course=question_set.module.course)
+    with transaction.atomic():
+        question.delete()
+        for index, row in enumerate(question_set.questions.order_by("position", "pk")):
+            if row.position != index:
+                row.position = index
+                row.save(update_fields=["position"])
+    course_event_emit(kind="course.outline_changed", course_id=question_set.module.course_id)
+
+
+# -- attempts --------------------------------------------------------------------------------
+
+
+@dataclass
+class Submission:
+    attempt: Attempt
+    replayed: bool
+
+
+def _parse_client_id(value: str | uuid.UUID) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidRequest(_("The attempt id is not a valid UUID."), code="bad_client_id") from None
+
+
+def _answered_at(value: datetime | None) -> datetime:
+    now = timezone.now()
+    if value is None or timezone.is_naive(value) or not now - OFFLINE_CLOCK_WINDOW <= value <= now + timedelta(minutes=5):
+        return now
+    return min(value, now)
+
+
+def _score(question: Question, chosen: set[int]) -> float:
+    correct = {o.pk for o in question.options.all() if o.is_correct}
+    if question.kind == QuestionKind.SINGLE:
+        return float(question.points) if len(chosen) == 1 and chosen <= correct else 0.0
+    return float(question.points) if chosen == correct else 0.0
+
+
+def _finish(attempt: Attempt, question_set: QuestionSet) -> None:
+    """Set score, status and pass from the attempt's answers."""
+    answers = list(attempt.answers.all())
+    pending = any(a.points is None for a in answers)
+    attempt.score = float(sum(a.points or 0 for a in answers))
+    attempt.status = AttemptStatus.PENDING if pending else AttemptStatus.GRADED
+    if pending:
+        attempt.passed = None
+    else:
+        percent = 100 * attempt.score / attempt.max_score if attempt.max_score else 100.0
+        # A float sum of integer points compared with an integer mark: no rounding surprises.
+        attempt.passed = percent + 1e-9 >= question_set.pass_mark
+
+
+def attempt_submit(
+    *,
+    user: User,
+    question_set: QuestionSet,
+    client_id: str | uuid.UUID,
+    answers: Mapping[int, Mapping[str, Any]],
+    answered_at: datetime | None = None,
+) -> Submission:
+    """Record and grade one attempt; the same `client_id` again returns the first attempt.
+
+    `answers` maps question id → {"options": [option ids], "text": str}. A question left
+    out is answered blank (no points). Refused: not a learner of the course, an unknown
+    question or option, two options for a single-choice question, no attempt left.
+    """
+    require_learner(user=user, question_set=question_set)
+    client_uuid = _parse_client_id(client_id)
+    existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
+    if existing is not None:
+        return _replayed(existing, question_set)
+    questions = {
+        q.pk: q for q in question_set.questions.prefetch_related("options").order_by("position", "pk")
+    }
+    if not questions:
+        raise InvalidRequest(_("This question set has no questions yet."), code="empty_set")
+    parsed: dict[int, tuple[set[int], str]] = {}
+    for raw_id, raw in answers.items():
+        try:
+            question_id = int(raw_id)
+        except (TypeError, ValueError):
+            raise InvalidRequest(_("Unknown question."), code="bad_question") from None
+        question = questions.get(question_id)
+        if question is None:
+            raise InvalidRequest(_("Question %(id)s is not in this set.") % {"id": raw_id}, code="bad_question")
+        option_ids = {int(o) for o in (raw.get("options") or []) if str(o).lstrip("-").isdigit()}
+        if len(option_ids) != len(raw.get("options") or []):
+            raise InvalidRequest(_("Options are given by their ids."), code="bad_option")
+        valid = {o.pk for o in question.options.all()}
+        if not option_ids <= valid:
+            raise InvalidRequest(_("An option does not belong to its question."), code="bad_option")
+        if question.kind == QuestionKind.SINGLE and len(option_ids) > 1:
+            raise InvalidRequest(_("Choose one option for a single-choice question."), code="bad_option")
+        text = str(raw.get("text") or "")
+        if question.kind == QuestionKind.SHORT:
+            if option_ids:
+                raise InvalidRequest(_("A short-answer question takes text, not options."), code="bad_option")
+            text = _clean(text, label=_("Answer"), max_length=5000, required=False)
+        else:
+            text = ""
+        parsed[question_id] = (option_ids, text)
+    try:
+        with transaction.atomic():
+            QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
+            existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
+            if existing is not None:
+                return _replayed(existing, question_set)
+            used = Attempt.objects.filter(user=user, question_set=question_set).count()
+            if used >= question_set.max_attempts:
+                raise InvalidRequest(
+                    _("You have used all %(n)d attempts at this question set.") % {"n": question_set.max_attempts},
+                    code="no_attempts_left",
+                )
+            now = timezone.now()
+            attempt = Attempt.objects.create(
+                question_set=question_set,
+                user=user,
+                client_id=client_uuid,
+                number=used + 1,
+                max_score=float(sum(q.points for q in questions.values())),
+                answered_at=_answered_at(answered_at),
+                received_at=now,
+            )
+            for question in questions.values():
+                option_ids, text = parsed.get(question.pk, (set(), ""))
+                if question.kind == QuestionKind.SHORT:
+                    points = None if text else 0.0  # a blank short answer needs no marker
+                else:
+                    points = _score(question, option_ids)
+                answer = Answer.objects.create(attempt=attempt, question=question, text=text, points=points)
+                if option_ids:
+                    answer.options.set(option_ids)
+            _finish(attempt, question_set)
+            attempt.save(update_fields=["score", "status", "passed"])
+            course_event_emit(
+                kind="course.attempt_submitted",
+                course_id=question_set.module.course_id,
+                data={"question_set_id": question_set.pk, "attempt_id": attempt.pk, "user_id": attempt.user_id},
+            )
+    except IntegrityError:
+        # The same client_id committed by a concurrent request between our check and insert.
+        existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
+        if existing is None:
+            raise
+        return _replayed(existing, question_set)
+    logger.info("question set %s attempt %s (#%s) recorded", question_set.pk, attempt.pk, attempt.number)
+    return Submission(attempt=attempt, replayed=False)
+
+
+def _replayed(existing: Attempt, question_set: QuestionSet) -> Submission:
+    if existing.question_set_id != question_set.pk:
+        raise InvalidRequest(_("This attempt id was already used for another question set."), code="client_id_reused")
+    logger.info("question set %s attempt %s replayed", question_set.pk, existing.pk)
+    return Submission(attempt=existing, replayed=True)
+
+
+# -- marking ---------------------------------------------------------------------------------
+
+
+def answer_mark(*, by: User, answer: Answer, points: float, feedback: str = "") -> Answer:
+    """Faculty mark a short answer (0..the question's points); the attempt is graded when its
+    last short answer is marked. Marking again corrects the mark."""
+    question = answer.question
+    question_set = question.question_set
+    require_faculty(user=by, course=question_set.module.course)
+    if question.kind != QuestionKind.SHORT:
+        raise InvalidRequest(_("Only short answers are marked by hand."), code="not_short_answer")
+    try:
+        value = float(points)
+    except (TypeError, ValueError):
+        raise InvalidRequest(_("Give the points as a number."), code="bad_points") from None
+    if not 0 <= value <= question.points:
+        raise InvalidRequest(
+            _("Give from 0 to %(n)d points.") % {"n": question.points}, code="bad_points"
+        )
+    with transaction.atomic():
+        attempt = Attempt.objects.select_for_update().get(pk=answer.attempt_id)
+        answer.points = value
+        answer.marker_feedback = _clean(feedback, label=_("Feedback"), max_length=2000, required=False)
+        answer.marked_by = by
+        answer.marked_at = timezone.now()
+        answer.save(update_fields=["points", "marker_feedback", "marked_by", "marked_at"])
+        _finish(attempt, question_set)
+        attempt.save(update_fields=["score", "status", "passed"])
+        course_event_emit(
+            kind="course.answer_marked",
+            course_id=question_set.module.course_id,
+            data={"question_set_id": question_set.pk, "attempt_id": attempt.pk, "user_id": attempt.user_id},
+        )
+    return answer

@@ -1,0 +1,1 @@
+"""Breakout groups of a live session's room (docs/breakouts.md)."""

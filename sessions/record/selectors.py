@@ -1,0 +1,123 @@
+"""Permission-checked reads of certificates: the holder's list, the public verification.
+
+Verification is public by design (anyone holding a certificate's address or its signed
+credential may check it); it shows what the certificate itself shows and nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from server.people.http import AnyUser
+from server.people.models import User
+from server.people.selectors import user_managed_institutions
+from sessions.models import Attendance, Certificate, CertificateRule, LiveSession, SessionStatus
+
+from .credentials import CredentialInvalid, credential_verify
+
+
+def certificates_of(*, user: User) -> QuerySet[Certificate]:
+    return Certificate.objects.filter(user=user).select_related("institution").order_by("-issued_at")
+
+
+def certificate_for_holder(*, user: AnyUser, certificate_id: str) -> Certificate | None:
+    """The certificate if `user` holds it (downloads are the holder's)."""
+    if not user.is_authenticated:
+        return None
+    found = certificate_public(certificate_id=certificate_id)
+    return found if found is not None and found.user_id == user.pk else None
+
+
+def certificate_public(*, certificate_id: str) -> Certificate | None:
+    try:
+        key = uuid.UUID(str(certificate_id))
+    except ValueError:
+        return None
+    return Certificate.objects.select_related("institution", "revoked_by").filter(pk=key).first()
+
+
+def sessions_awaiting_certificates(*, user: User) -> list[int]:
+    """Ended sessions the person attended, under a rule, without a certificate for them yet.
+
+    The student's page issues these on the spot, in case the room's end listener did not
+    run (a session ended by its schedule, or a process that stopped).
+    """
+    attended = Attendance.objects.filter(user=user).values("session_id")
+    ruled = CertificateRule.objects.filter(is_active=True, course__isnull=True)
+    sessions = LiveSession.objects.filter(pk__in=attended, status=SessionStatus.ENDED).exclude(host=user).exclude(
+        pk__in=Certificate.objects.filter(user=user, session__isnull=False).values("session_id"),
+    )
+    pairs = set(ruled.values_list("institution_id", "session_kind"))
+    return [pk for pk, inst, kind in sessions.values_list("pk", "institution_id", "kind") if (inst, kind) in pairs]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a verifier learns: `status` is genuine, revoked, tampered or unknown."""
+
+    status: str
+    certificate: Certificate | None = None
+    credential: dict[str, Any] | None = None
+
+    @property
+    def genuine(self) -> bool:
+        return self.status == "genuine"
+
+    def as_json(self) -> dict[str, Any]:
+        c = self.certificate
+        body: dict[str, Any] = {"status": self.status, "valid": self.genuine}
+        if c is not None:
+            body["certificate"] = {
+                "id": str(c.pk), "holder": c.holder_name, "title": c.title, "kind": c.kind,
+                "activity_kind": c.activity_kind, "school": c.institution.name,
+                "issued_at": c.issued_at.isoformat(), "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+                "revoke_reason": c.revoke_reason or None,
+            }
+        return body
+
+
+def certificate_verify_id(*, certificate_id: str) -> Verification:
+    """Check a certificate by its address: it exists, its stored credential verifies, not revoked."""
+    certificate = certificate_public(certificate_id=certificate_id)
+    if certificate is None:
+        return Verification(status="unknown")
+    return _verified(certificate.credential, certificate)
+
+
+def certificate_verify_credential(*, token: str) -> Verification:
+    """Check a credential someone holds: signed by the platform's key, unchanged, issued, not revoked.
+
+    A credential whose signature fails is "tampered" even if its id names a real
+    certificate; one that verifies must also match the stored certificate exactly.
+    """
+    try:
+        claims = credential_verify(token)
+    except CredentialInvalid:
+        return Verification(status="tampered")
+    certificate = certificate_public(certificate_id=str(claims["id"]).removeprefix("urn:uuid:"))
+    if certificate is None:
+        return Verification(status="unknown", credential=claims)
+    if certificate.credential != token:
+        return Verification(status="tampered", certificate=None)
+    return _verified(token, certificate, claims)
+
+
+def _verified(token: str, certificate: Certificate, claims: dict[str, Any] | None = None) -> Verification:
+    if claims is None:
+        try:
+            claims = credential_verify(token)
+        except CredentialInvalid:
+            return Verification(status="tampered", certificate=certificate)
+    if certificate.revoked_at is not None:
+        return Verification(status="revoked", certificate=certificate, credential=claims)
+    return Verification(status="genuine", certificate=certificate, credential=claims)
+
+
+def dashboard_record(*, user: User, limit: int) -> dict[str, Any]:
+    """The home page's "Your international learning": links, and the report for coordinators."""
+    return {"certificates": Certificate.objects.filter(user=user).count(),
+            "coordinator": user_managed_institutions(user=user).exists()}

@@ -1,0 +1,250 @@
+"""Scoring, attempts, pass mark, idempotent sync, marking, permissions and statistics,
+called directly as the views and the API call them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from courses.assessment import selectors, services
+from courses.assessment.services import OptionDraft
+from courses.assessment.statistics import question_set_statistics
+from courses.models import Attempt, AttemptStatus, Module, QuestionKind
+from server.people.errors import InvalidRequest, PermissionRefused
+
+from .conftest import options
+
+pytestmark = pytest.mark.django_db
+
+
+def _all_right(quiz) -> dict:
+    return {
+        quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")},
+        quiz.tests.pk: {"options": options(quiz.tests, "Troponin", "Repeat ECG")},
+        quiz.short.pk: {"text": "Activate the cath lab."},
+    }
+
+
+def test_choice_answers_are_scored_and_short_answers_wait_for_marking(people, quiz):
+    answers = _all_right(quiz)
+    answers[quiz.tests.pk] = {"options": options(quiz.tests, "Troponin")}  # half right = wrong
+    submission = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=answers)
+    attempt = submission.attempt
+    assert not submission.replayed
+    assert (attempt.score, attempt.max_score, attempt.status, attempt.passed) == (1.0, 4.0, AttemptStatus.PENDING, None)
+    result = selectors.attempt_result(user=people.amina, attempt=attempt)
+    ecg = result["questions"][0]
+    chosen = [o for o in ecg["options"] if o["chosen"]]
+    assert chosen == [{"id": chosen[0]["id"], "text": "Inferior STEMI", "chosen": True,
+                       "feedback": "Yes: ST elevation in II, III, aVF.", "correct": True}]
+    # An attempt is left and nothing is passed: the answer key stays hidden.
+    assert not result["answers_revealed"]
+    assert all("correct" not in o for o in ecg["options"] if not o["chosen"])
+
+
+def test_marking_the_short_answer_grades_the_attempt_against_the_pass_mark(people, quiz):
+    attempt = services.attempt_submit(
+        user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=_all_right(quiz)
+    ).attempt
+    queue = selectors.marking_queue(user=people.adebayo, course=quiz.course.course)
+    assert [a.attempt_id for a in queue] == [attempt.pk]
+    with pytest.raises(InvalidRequest):
+        services.answer_mark(by=people.adebayo, answer=queue[0], points=2)
+    with pytest.raises(PermissionRefused):
+        services.answer_mark(by=people.tunde, answer=queue[0], points=1)
+    services.answer_mark(by=people.adebayo, answer=queue[0], points=0, feedback="Too vague.")
+    attempt.refresh_from_db()
+    # 3 of 4 points = 75% ≥ 60%.
+    assert (attempt.score, attempt.status, attempt.passed) == (3.0, AttemptStatus.GRADED, True)
+    assert selectors.marking_queue(user=people.adebayo, course=quiz.course.course) == []
+    assert selectors.course_passed(user=people.amina, course=quiz.course.course)
+    assert not selectors.course_passed(user=people.tunde, course=quiz.course.course)
+    result = selectors.attempt_result(user=people.amina, attempt=attempt)
+    assert result["answers_revealed"] and result["questions"][2]["marker_feedback"] == "Too vague."
+
+
+def test_below_the_pass_mark_fails_and_the_attempts_run_out(people, quiz):
+    wrong = {quiz.ecg.pk: {"options": options(quiz.ecg, "Normal ECG")}}
+    first = services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=wrong)
+    assert (first.attempt.passed, first.attempt.score, first.attempt.status) == (False, 0.0, AttemptStatus.GRADED)
+    second = services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=wrong)
+    assert second.attempt.number == 2
+    with pytest.raises(InvalidRequest) as refused:
+        services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=wrong)
+    assert refused.value.code == "no_attempts_left"
+    # Out of attempts: now the key is shown.
+    assert selectors.attempt_result(user=people.tunde, attempt=second.attempt)["answers_revealed"]
+
+
+def test_the_same_client_id_twice_is_one_attempt(people, quiz):
+    client_id = str(uuid.uuid4())
+    first = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=client_id, answers=_all_right(quiz))
+    again = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=client_id, answers={})
+    assert again.replayed and again.attempt.pk == first.attempt.pk
+    assert Attempt.objects.filter(user=people.amina).count() == 1
+    # Even with no attempts left, a resend of an attempt already counted is answered.
+    quiz.set.max_attempts = 1
+    quiz.set.save()
+    assert services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=client_id, answers={}).replayed
+
+
+def test_a_client_id_cannot_be_reused_for_another_set(people, quiz):
+    other = services.question_set_create(by=people.adebayo, module=Module.objects.get(pk=quiz.course.modules[0].pk), title="Other")
+    services.question_add(by=people.adebayo, question_set=other, kind=QuestionKind.SHORT, prompt="Why?")
+    client_id = uuid.uuid4()
+    services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=client_id, answers={})
+    with pytest.raises(InvalidRequest) as refused:
+        services.attempt_submit(user=people.amina, question_set=other, client_id=client_id, answers={})
+    assert refused.value.code == "client_id_reused"
+
+
+@pytest.mark.parametrize(
+    ("answers", "code"),
+    [
+        (lambda q: {999999: {"options": []}}, "bad_question"),
+        (lambda q: {q.ecg.pk: {"options": options(q.tests, "Troponin")}}, "bad_option"),
+        (lambda q: {q.ecg.pk: {"options": options(q.ecg, "Normal ECG", "Inferior STEMI")}}, "bad_option"),
+        (lambda q: {q.short.pk: {"options": options(q.ecg, "Normal ECG")}}, "bad_option"),
+        (lambda q: {q.ecg.pk: {"options": ["x"]}}, "bad_option"),
+    ],
+)
+def test_bad_answers_are_refused_with_a_reason(people, quiz, answers, code):
+    with pytest.raises(InvalidRequest) as refused:
+        services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=answers(quiz))
+    assert refused.value.code == code
+    assert not Attempt.objects.exists()
+
+
+def test_bad_client_id_is_refused(people, quiz):
+    with pytest.raises(InvalidRequest) as refused:
+        services.attempt_submit(user=people.amina, question_set=quiz.set, client_id="not-a-uuid", answers={})
+    assert refused.value.code == "bad_client_id"
+
+
+def test_only_learners_of_the_course_submit(people, quiz):
+    for user, code in [(people.awa, "course_not_visible"), (people.adebayo, "course_faculty")]:
+        with pytest.raises(PermissionRefused) as refused:
+            services.attempt_submit(user=user, question_set=quiz.set, client_id=uuid.uuid4(), answers={})
+        assert refused.value.code == code
+    with pytest.raises(PermissionRefused):
+        selectors.question_set_get(user=people.awa, question_set_id=quiz.set.pk)
+    # Lukas (Heidelberg, a partner school) is a learner of this partners-wide course.
+    services.attempt_submit(user=people.lukas, question_set=quiz.set, client_id=uuid.uuid4(), answers={})
+
+
+def test_only_faculty_of_the_course_author_and_read_statistics(people, quiz):
+    with pytest.raises(PermissionRefused):
+        services.question_set_create(by=people.amina, module=Module.objects.get(pk=quiz.course.modules[0].pk), title="Mine")
+    with pytest.raises(PermissionRefused):
+        services.question_set_create(by=people.hoffmann, module=Module.objects.get(pk=quiz.course.modules[0].pk), title="Mine")
+    with pytest.raises(PermissionRefused):
+        question_set_statistics(user=people.amina, question_set_id=quiz.set.pk)
+    with pytest.raises(PermissionRefused):
+        selectors.marking_queue(user=people.hoffmann, course=quiz.course.course)
+    # The school's coordinator is faculty of every course of the school.
+    question_set_statistics(user=people.okafor, question_set_id=quiz.set.pk)
+
+
+@pytest.mark.parametrize(
+    ("kind", "drafts", "code"),
+    [
+        (QuestionKind.SINGLE, [OptionDraft("a", True)], "bad_options"),
+        (QuestionKind.SINGLE, [OptionDraft("a", True), OptionDraft("b", True)], "bad_correct"),
+        (QuestionKind.MULTIPLE, [OptionDraft("a"), OptionDraft("b")], "bad_correct"),
+        (QuestionKind.SHORT, [OptionDraft("a")], "bad_options"),
+        ("essay", [], "bad_kind"),
+    ],
+)
+def test_malformed_questions_are_refused(people, quiz, kind, drafts, code):
+    with pytest.raises(InvalidRequest) as refused:
+        services.question_add(by=people.adebayo, question_set=quiz.set, kind=kind, prompt="Q?", options=drafts)
+    assert refused.value.code == code
+
+
+def test_the_learner_view_carries_no_answer_key(people, quiz):
+    data = selectors.learner_question_set(user=people.amina, question_set=quiz.set)
+    text = repr(data)
+    assert "Yes: ST elevation" not in text and "is_correct" not in text and "correct" not in text
+    assert "cath lab" not in text  # the model answer
+    assert data["questions"][0]["image_url"].startswith(f"/library/{quiz.ecg.image_id}/files/")
+
+
+def test_item_statistics_on_a_known_data_set(people, course):
+    """Five learners, three 1-point questions (1 = right):
+
+    amina 1 1 1 → 100 · tunde 1 1 0 → 66.67 · chiamaka 1 0 0 → 33.33 · lukas 0 1 0 → 33.33
+    · greta 0 0 0 → 0. Mean 46.67; population SD √(5777.78 / 5) = 33.993.
+    Q1: p 0.6; M1 = 66.67, M0 = 16.67; r = 50 / 33.993 · √0.24 = 0.7206.
+    Q2: p 0.6; M1 = (100 + 66.67 + 33.33) / 3 = 66.67, M0 = 16.67; r = 0.7206.
+    Q3: p 0.2; M1 = 100, M0 = 33.33; r = 66.67 / 33.993 · √0.16 = 0.7845.
+    27% of 5 rounds to 1: upper = amina, lower = greta, so D = 1 − 0 = 1 for all three.
+    Greta's second attempt (all right) does not count: first attempts only.
+    """
+    by = people.adebayo
+    question_set = services.question_set_create(by=by, module=Module.objects.get(pk=course.modules[0].pk), title="Stats", pass_mark=60, max_attempts=3)
+    questions = [
+        services.question_add(
+            by=by, question_set=question_set, kind=QuestionKind.SINGLE, prompt=f"Q{n}",
+            options=[OptionDraft("right", True), OptionDraft("wrong", False)],
+        )
+        for n in (1, 2, 3)
+    ]
+    pattern = {
+        "amina": (1, 1, 1), "tunde": (1, 1, 0), "chiamaka": (1, 0, 0), "lukas": (0, 1, 0), "greta": (0, 0, 0),
+    }
+
+    def submit(username: str, marks: tuple[int, ...]) -> None:
+        answers = {q.pk: {"options": options(q, "right" if m else "wrong")} for q, m in zip(questions, marks, strict=True)}
+        services.attempt_submit(user=getattr(people, username), question_set=question_set, client_id=uuid.uuid4(), answers=answers)
+
+    for username, marks in pattern.items():
+        submit(username, marks)
+    submit("greta", (1, 1, 1))
+    stats = question_set_statistics(user=by, question_set_id=question_set.pk)
+    assert stats.learners == 5
+    assert stats.mean_percent == pytest.approx(46.667, abs=1e-3)
+    assert stats.pass_rate == pytest.approx(0.4)
+    assert [i.difficulty for i in stats.items] == pytest.approx([0.6, 0.6, 0.2])
+    assert [i.point_biserial for i in stats.items] == pytest.approx([0.7206, 0.7206, 0.7845], abs=1e-3)
+    assert [i.upper_lower for i in stats.items] == [1.0, 1.0, 1.0]
+    assert [(o.text, o.chosen) for o in stats.items[0].options] == [("right", 3), ("wrong", 2)]
+
+
+def test_the_offline_bundle_carries_the_questions_and_images_without_the_key(client, people, quiz):
+    import io
+    import zipfile
+
+    client.force_login(people.amina)
+    response = client.get(f"/courses/{quiz.course.course.pk}/offline.zip")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    pages = [name for name in archive.namelist() if name.startswith("quizzes/") and name.endswith("quiz.html")]
+    assert len(pages) == 1
+    page = archive.read(pages[0]).decode()
+    assert "What does this ECG show?" in page and "Inferior STEMI" in page
+    assert "ST elevation" not in page and "cath lab" not in page  # feedback and model answer stay home
+    folder = pages[0].rsplit("/", 1)[0]
+    assert f"{folder}/ecg.png" in archive.namelist()
+    assert 'href="quizzes/' in archive.read("index.html").decode()
+
+
+def test_submitting_and_marking_tell_the_platform_after_commit(people, quiz, django_capture_on_commit_callbacks):
+    from courses.curriculum.events import course_event
+
+    seen: list[tuple[str, dict]] = []
+
+    def listener(sender, kind, course_id, data, **kwargs):
+        seen.append((kind, data))
+
+    course_event.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            attempt = services.attempt_submit(
+                user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=_all_right(quiz)
+            ).attempt
+        with django_capture_on_commit_callbacks(execute=True):
+            services.answer_mark(by=people.adebayo, answer=attempt.answers.get(question=quiz.short), points=1)
+    finally:
+        course_event.disconnect(listener)
+    expected = {"question_set_id": quiz.set.pk, "attempt_id": attempt.pk, "user_id": people.amina.pk}
+    assert seen == [("course.attempt_submitted", expected), ("course.answer_marked", expected)]
