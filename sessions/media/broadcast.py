@@ -32,7 +32,6 @@ import contextlib
 import fractions
 import logging
 import os
-import queue
 import re
 import shutil
 import tempfile
@@ -43,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import av
 
-from .recording import AUDIO_TICK_SAMPLES, SAMPLE_RATE, RoomRecorder, _Mixer
+from .recording import SAMPLE_RATE, RoomRecorder, _Mixer
 
 if TYPE_CHECKING:
     from .sfu import MediaRoom
@@ -278,52 +277,22 @@ class _HlsMixer(_Mixer):
                     container.close()
 
     def _loop(self, fanout: _AudioFanout, videos: list[tuple[Rendition, Any, Any]]) -> None:
-        decoders: dict[str, Any] = {}
-        resamplers: dict[str, av.AudioResampler] = {}
-        buffers: dict[str, bytearray] = {}
-        playing: set[str] = set()
-        picture: av.VideoFrame | None = None
-        video_track: str | None = None
-        start = time.monotonic()
-        audio_ticks = video_ticks = 0
-        while True:
-            now = time.monotonic() - start
-            next_audio = (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE
-            next_video = (video_ticks + 1) / FPS
-            try:
-                item: tuple[str, str, bytes] | tuple[()] | None = self.inbox.get(
-                    timeout=max(0.0, min(next_audio, next_video) - now))
-            except queue.Empty:
-                item = ()
-            if item is None or (self._stop.is_set() and self.inbox.empty()):
-                return
-            if item:
-                kind, track_id, data = item
-                if kind == "audio":
-                    self._decode_audio(track_id, data, decoders, resamplers, buffers)
-                else:
-                    if track_id != video_track:
-                        video_track = track_id
-                        decoders.pop("video", None)
-                    frame = self._decode_video(data, decoders)
-                    if frame is not None:
-                        picture = frame
-            now = time.monotonic() - start
-            while (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE <= now:
-                self._mix(None, fanout, buffers, playing, audio_ticks)
-                audio_ticks += 1
-            while (video_ticks + 1) / FPS <= now:
-                began = time.perf_counter()
-                for rendition, container, stream in videos:
-                    frame = _picture(picture, rendition)
-                    frame.pts, frame.time_base = video_ticks, fractions.Fraction(1, FPS)
-                    if video_ticks % (FPS * SEGMENT_SECONDS) == 0:
-                        frame.pict_type = av.video.frame.PictureType.I  # a segment starts on every 2 s
-                    for packet in stream.encode(frame):
-                        container.mux(packet)
-                self.encode_seconds += time.perf_counter() - began
-                self.video_frames += 1
-                video_ticks += 1
+        def mix_audio(buffers: dict[str, bytearray], playing: set[str], tick: int) -> None:
+            self._mix(None, fanout, buffers, playing, tick)
+
+        def encode_video(picture: av.VideoFrame | None, tick: int) -> None:
+            began = time.perf_counter()
+            for rendition, container, stream in videos:
+                frame = _picture(picture, rendition)
+                frame.pts, frame.time_base = tick, fractions.Fraction(1, FPS)
+                if tick % (FPS * SEGMENT_SECONDS) == 0:
+                    frame.pict_type = av.video.frame.PictureType.I  # a segment starts on every 2 s
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            self.encode_seconds += time.perf_counter() - began
+            self.video_frames += 1
+
+        self._run_clock(FPS, mix_audio, encode_video)
 
 
 def recording_remux(segments: list[str], target: str) -> None:

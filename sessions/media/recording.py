@@ -38,6 +38,7 @@ import queue
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -130,57 +131,77 @@ class _Mixer:
             vstream.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
             astream = container.add_stream("libopus", rate=SAMPLE_RATE, layout="mono")
             astream.bit_rate = fmt.audio_bit_rate
-            decoders: dict[str, Any] = {}
-            resamplers: dict[str, av.AudioResampler] = {}
-            buffers: dict[str, bytearray] = {}
-            playing: set[str] = set()
-            picture: av.VideoFrame | None = None
-            video_track: str | None = None
-            start = time.monotonic()
-            audio_ticks = video_ticks = 0
             black = av.VideoFrame(fmt.width, fmt.height, "yuv420p")
             for index, plane in enumerate(black.planes):
                 plane.update(bytes([16 if index == 0 else 128]) * plane.buffer_size)
-            while True:
-                now = time.monotonic() - start
-                next_audio = (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE
-                next_video = (video_ticks + 1) / fmt.fps
-                timeout = max(0.0, min(next_audio, next_video) - now)
-                try:
-                    item: tuple[str, str, bytes] | tuple[()] | None = self.inbox.get(timeout=timeout)
-                except queue.Empty:
-                    item = ()
-                if item is None or (self._stop.is_set() and self.inbox.empty()):
-                    break
-                if item:
-                    kind, track_id, data = item
-                    if kind == "audio":
-                        self._decode_audio(track_id, data, decoders, resamplers, buffers)
-                    else:
-                        if track_id != video_track:
-                            video_track = track_id
-                            decoders.pop("video", None)
-                        frame = self._decode_video(data, decoders)
-                        if frame is not None:
-                            picture = frame
-                now = time.monotonic() - start
-                while (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE <= now:
-                    self._mix(container, astream, buffers, playing, audio_ticks)
-                    audio_ticks += 1
-                while (video_ticks + 1) / fmt.fps <= now:
-                    out = picture if picture is not None else black
-                    frame = out.reformat(width=fmt.width, height=fmt.height, format="yuv420p")
-                    frame.pts, frame.time_base = video_ticks, fractions.Fraction(1, fmt.fps)
-                    for packet in vstream.encode(frame):
-                        container.mux(packet)
-                    self.video_frames += 1
-                    video_ticks += 1
+
+            def mix_audio(buffers: dict[str, bytearray], playing: set[str], tick: int) -> None:
+                self._mix(container, astream, buffers, playing, tick)
+
+            def encode_video(picture: av.VideoFrame | None, tick: int) -> None:
+                out = picture if picture is not None else black
+                frame = out.reformat(width=fmt.width, height=fmt.height, format="yuv420p")
+                frame.pts, frame.time_base = tick, fractions.Fraction(1, fmt.fps)
+                for packet in vstream.encode(frame):
+                    container.mux(packet)
+                self.video_frames += 1
+
+            self._run_clock(fmt.fps, mix_audio, encode_video)
             for packet in vstream.encode(None):
                 container.mux(packet)
             for packet in astream.encode(None):
                 container.mux(packet)
         finally:
             container.close()
+
+    def _run_clock(
+        self, fps: int, mix_audio: Callable[[dict[str, bytearray], set[str], int], None],
+        encode_video: Callable[[av.VideoFrame | None, int], None],
+    ) -> None:
+        """The thread's own clock, until stopped: decode what arrives, and on time mix 20 ms
+        of audio (`mix_audio(buffers, playing, tick)`) and encode the latest picture of the
+        chosen video (`encode_video(picture, tick)`, None before anyone shows one).
+
+        Shared by the recorder (one WebM file) and the broadcaster (three HLS renditions):
+        only what they write differs.
+        """
+        decoders: dict[str, Any] = {}
+        resamplers: dict[str, av.AudioResampler] = {}
+        buffers: dict[str, bytearray] = {}
+        playing: set[str] = set()
+        picture: av.VideoFrame | None = None
+        video_track: str | None = None
+        start = time.monotonic()
+        audio_ticks = video_ticks = 0
+        while True:
+            now = time.monotonic() - start
+            next_audio = (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE
+            next_video = (video_ticks + 1) / fps
+            try:
+                item: tuple[str, str, bytes] | tuple[()] | None = self.inbox.get(
+                    timeout=max(0.0, min(next_audio, next_video) - now))
+            except queue.Empty:
+                item = ()
+            if item is None or (self._stop.is_set() and self.inbox.empty()):
+                return
+            if item:
+                kind, track_id, data = item
+                if kind == "audio":
+                    self._decode_audio(track_id, data, decoders, resamplers, buffers)
+                else:
+                    if track_id != video_track:
+                        video_track = track_id
+                        decoders.pop("video", None)
+                    frame = self._decode_video(data, decoders)
+                    if frame is not None:
+                        picture = frame
+            now = time.monotonic() - start
+            while (audio_ticks + 1) * AUDIO_TICK_SAMPLES / SAMPLE_RATE <= now:
+                mix_audio(buffers, playing, audio_ticks)
+                audio_ticks += 1
+            while (video_ticks + 1) / fps <= now:
+                encode_video(picture, video_ticks)
+                video_ticks += 1
 
     @staticmethod
     def _decode_audio(
