@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courses.curriculum.events import course_event_emit
+from courses.curriculum.services import clean_text
 from courses.library.selectors import material_visible_to
 from courses.models import (
     Answer,
@@ -56,18 +57,6 @@ MAX_OPTIONS = 10
 OFFLINE_CLOCK_WINDOW = timedelta(days=60)
 
 
-def _clean(value: str, *, label: str, max_length: int, required: bool) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidRequest(_("%(field)s is required.") % {"field": label}, code="missing_field")
-    if len(value) > max_length:
-        raise InvalidRequest(
-            _("%(field)s is too long (at most %(n)d characters).") % {"field": label, "n": max_length},
-            code="too_long",
-        )
-    return value
-
-
 def _check_settings(pass_mark: int, max_attempts: int) -> None:
     if not 0 <= int(pass_mark) <= 100:
         raise InvalidRequest(_("The pass mark is a percentage from 0 to 100."), code="bad_pass_mark")
@@ -87,8 +76,8 @@ def question_set_create(
     _check_settings(pass_mark, max_attempts)
     question_set = QuestionSet.objects.create(
         module=module,
-        title=_clean(title, label=_("Title"), max_length=200, required=True),
-        instructions=_clean(instructions, label=_("Instructions"), max_length=2000, required=False),
+        title=clean_text(title, label=_("Title"), max_length=200, required=True),
+        instructions=clean_text(instructions, label=_("Instructions"), max_length=2000, required=False),
         pass_mark=int(pass_mark),
         max_attempts=int(max_attempts),
         position=QuestionSet.objects.filter(module=module).count(),
@@ -105,8 +94,8 @@ def question_set_update(
     course = question_set.module.course
     require_faculty(user=by, course=course)
     _check_settings(pass_mark, max_attempts)
-    question_set.title = _clean(title, label=_("Title"), max_length=200, required=True)
-    question_set.instructions = _clean(instructions, label=_("Instructions"), max_length=2000, required=False)
+    question_set.title = clean_text(title, label=_("Title"), max_length=200, required=True)
+    question_set.instructions = clean_text(instructions, label=_("Instructions"), max_length=2000, required=False)
     question_set.pass_mark = int(pass_mark)
     question_set.max_attempts = int(max_attempts)
     question_set.save(update_fields=["title", "instructions", "pass_mark", "max_attempts"])
@@ -149,7 +138,7 @@ def question_add(
     require_faculty(user=by, course=course)
     if kind not in QuestionKind.values:
         raise InvalidRequest(_("Unknown kind of question."), code="bad_kind")
-    prompt = _clean(prompt, label=_("Question"), max_length=2000, required=True)
+    prompt = clean_text(prompt, label=_("Question"), max_length=2000, required=True)
     if not 1 <= int(points) <= 100:
         raise InvalidRequest(_("A question is worth from 1 to 100 points."), code="bad_points")
     drafts = [o for o in options if (o.text or "").strip()]
@@ -182,16 +171,16 @@ def question_add(
             prompt=prompt,
             image=image,
             points=int(points),
-            model_answer=_clean(model_answer, label=_("Model answer"), max_length=2000, required=False),
+            model_answer=clean_text(model_answer, label=_("Model answer"), max_length=2000, required=False),
             position=count,
         )
         AnswerOption.objects.bulk_create(
             [
                 AnswerOption(
                     question=question,
-                    text=_clean(o.text, label=_("Option"), max_length=500, required=True),
+                    text=clean_text(o.text, label=_("Option"), max_length=500, required=True),
                     is_correct=bool(o.is_correct),
-                    feedback=_clean(o.feedback, label=_("Feedback"), max_length=1000, required=False),
+                    feedback=clean_text(o.feedback, label=_("Feedback"), max_length=1000, required=False),
                     position=index,
                 )
                 for index, o in enumerate(drafts)
@@ -302,7 +291,7 @@ def attempt_submit(
         if question.kind == QuestionKind.SHORT:
             if option_ids:
                 raise InvalidRequest(_("A short-answer question takes text, not options."), code="bad_option")
-            text = _clean(text, label=_("Answer"), max_length=5000, required=False)
+            text = clean_text(text, label=_("Answer"), max_length=5000, required=False)
         else:
             text = ""
         parsed[question_id] = (option_ids, text)
@@ -383,7 +372,7 @@ def answer_mark(*, by: User, answer: Answer, points: float, feedback: str = "") 
     with transaction.atomic():
         attempt = Attempt.objects.select_for_update().get(pk=answer.attempt_id)
         answer.points = value
-        answer.marker_feedback = _clean(feedback, label=_("Feedback"), max_length=2000, required=False)
+        answer.marker_feedback = clean_text(feedback, label=_("Feedback"), max_length=2000, required=False)
         answer.marked_by = by
         answer.marked_at = timezone.now()
         answer.save(update_fields=["points", "marker_feedback", "marked_by", "marked_at"])

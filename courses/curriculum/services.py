@@ -56,7 +56,8 @@ def _locked_course(course: Course) -> Course:
     return Course.objects.select_for_update().select_related("institution").get(pk=course.pk)
 
 
-def _clean_text(value: str, *, label: str, max_length: int, required: bool) -> str:
+def clean_text(value: str, *, label: str, max_length: int, required: bool) -> str:
+    """A form's text, stripped, or a clear refusal (`missing_field`, `too_long`); also used by assessment."""
     value = (value or "").strip()
     if required and not value:
         raise InvalidRequest(_("%(field)s is required.") % {"field": label}, code="missing_field")
@@ -97,9 +98,9 @@ def course_create(
         )
     _check_choices(level=level, audience=audience)
     course = Course.objects.create(
-        title=_clean_text(title, label=_("Title"), max_length=200, required=True),
-        description=_clean_text(description, label=_("Description"), max_length=5000, required=False),
-        language=_clean_text(language, label=_("Language"), max_length=8, required=True),
+        title=clean_text(title, label=_("Title"), max_length=200, required=True),
+        description=clean_text(description, label=_("Description"), max_length=5000, required=False),
+        language=clean_text(language, label=_("Language"), max_length=8, required=True),
         level=level,
         audience=audience,
         owner=by,
@@ -122,9 +123,9 @@ def course_update(
 ) -> Course:
     _require_editor(by, course)
     _check_choices(level=level, audience=audience)
-    course.title = _clean_text(title, label=_("Title"), max_length=200, required=True)
-    course.description = _clean_text(description, label=_("Description"), max_length=5000, required=False)
-    course.language = _clean_text(language, label=_("Language"), max_length=8, required=True)
+    course.title = clean_text(title, label=_("Title"), max_length=200, required=True)
+    course.description = clean_text(description, label=_("Description"), max_length=5000, required=False)
+    course.language = clean_text(language, label=_("Language"), max_length=8, required=True)
     course.level = level
     course.audience = audience
     course.save(update_fields=["title", "description", "language", "level", "audience", "updated_at"])
@@ -172,8 +173,8 @@ def module_add(*, by: User, course: Course, title: str, summary: str = "") -> Mo
             raise InvalidRequest(_("A course has at most %(n)d modules.") % {"n": MAX_MODULES}, code="too_many_modules")
         module = Module.objects.create(
             course=course,
-            title=_clean_text(title, label=_("Title"), max_length=200, required=True),
-            summary=_clean_text(summary, label=_("Summary"), max_length=2000, required=False),
+            title=clean_text(title, label=_("Title"), max_length=200, required=True),
+            summary=clean_text(summary, label=_("Summary"), max_length=2000, required=False),
             position=count,
         )
         course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"module_id": module.pk})
@@ -182,8 +183,8 @@ def module_add(*, by: User, course: Course, title: str, summary: str = "") -> Mo
 
 def module_update(*, by: User, module: Module, title: str, summary: str = "") -> Module:
     _require_editor(by, module.course)
-    module.title = _clean_text(title, label=_("Title"), max_length=200, required=True)
-    module.summary = _clean_text(summary, label=_("Summary"), max_length=2000, required=False)
+    module.title = clean_text(title, label=_("Title"), max_length=200, required=True)
+    module.summary = clean_text(summary, label=_("Summary"), max_length=2000, required=False)
     module.save(update_fields=["title", "summary"])
     course_event_emit(kind="course.outline_changed", course_id=module.course_id, data={"module_id": module.pk})
     return module
@@ -266,7 +267,7 @@ def item_add(
             module=module,
             material=material,
             version=version,
-            note=_clean_text(note, label=_("Note"), max_length=500, required=False),
+            note=clean_text(note, label=_("Note"), max_length=500, required=False),
             position=count,
             added_by=by,
         )
