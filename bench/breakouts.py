@@ -12,7 +12,13 @@ handlers call (sessions/breakouts/services.py, every write with its room events)
 * open: every group open for 10 minutes;
 * move: one person moved while open (the plan event, plus `breakout.moved` to that person);
 * close: notes kept as reports, 50 rooms ended (100 events), the plan event;
-* the size of the `breakouts.changed` event every main-room socket receives.
+* the size of the `breakouts.changed` events every main-room socket receives: a move,
+  the split and the close as changes (today), beside the whole plan that each of them
+  carried before (the stock way: every change re-sent everyone's group, name, school
+  and country), and the time to build that whole plan once.
+
+    .venv/bin/python bench/breakouts.py --people 700 --size 10 --skip-stock
+    .venv/bin/python bench/breakouts.py --people 1000 --size 10 --skip-stock
 
 The stock way beside it: filling the groups one person at a time, as a host does by
 hand (a manual split, then one `breakout_move` per person). The mixing quality is shown
@@ -89,30 +95,62 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 
 def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
     from sessions.breakouts import mixing, services
-    from sessions.breakouts.selectors import people_for_split
+    from sessions.breakouts.selectors import breakout_plan, people_for_split
     from sessions.models import BreakoutGroup, BreakoutMember, LiveSession, RoomEvent
+    from sessions.room.fanout import event_frame_dict
+
+    def frame_bytes(seq: int | None) -> int:
+        event = RoomEvent.objects.get(session=session, seq=seq)
+        return len(json.dumps(event_frame_dict(event), separators=(",", ":")).encode())
+
+    def whole_plan_bytes() -> tuple[int, float]:
+        """The stock event: the whole plan (as `breakouts.changed` carried it before), and its build time."""
+        started = time.perf_counter()
+        plan = breakout_plan(session=session)
+        built = (time.perf_counter() - started) * 1000
+        payload = {key: plan[key] for key in ("split", "state", "opened_at", "closes_at", "groups", "unassigned")}
+        frame = {"type": "breakouts.changed", "seq": 1, "at": "2026-12-05T20:00:00.000000+00:00", "actor": host.pk,
+                 "data": {**payload, "at": "2026-12-05T20:00:00.000000+00:00"}}
+        return len(json.dumps(frame, separators=(",", ":")).encode()), built
 
     session = LiveSession.objects.get(pk=session_id)
     host = session.host
     results: dict[str, list[float]] = {"split": [], "open": [], "move": [], "close": []}
     event_bytes = 0
+    sizes: dict[str, int] = {}
+    whole: dict[str, int] = {}
+    build_ms: list[float] = []
     for round_ in range(rounds):
         ms, seq = timed(services.breakouts_split, by=host, session=session, group_size=size, seed=round_)
         results["split"].append(ms)
+        sizes["split"] = frame_bytes(seq)
+        whole["split"], _built = whole_plan_bytes()
         results["open"].append(timed(services.breakouts_open, by=host, session=session, minutes=10)[0])
         groups = list(BreakoutGroup.objects.filter(parent=session).order_by("-split", "number")[:2])
         who = BreakoutMember.objects.filter(group=groups[1]).values_list("user_id", flat=True).first()
-        results["move"].append(timed(services.breakout_move, by=host, session=session, user_id=who, group_id=groups[0].pk)[0])
-        results["close"].append(timed(services.breakouts_close, by=host, session=session)[0])
-        payload = RoomEvent.objects.filter(session=session, type="breakouts.changed").order_by("-seq").values_list("payload", flat=True).first()
-        event_bytes = len(json.dumps(payload, separators=(",", ":")))
+        ms, seq = timed(services.breakout_move, by=host, session=session, user_id=who, group_id=groups[0].pk)
+        results["move"].append(ms)
+        sizes["move"] = frame_bytes(seq)
+        whole["move"], built = whole_plan_bytes()
+        build_ms.append(built)
+        ms, seq = timed(services.breakouts_close, by=host, session=session)
+        results["close"].append(ms)
+        sizes["close"] = frame_bytes(seq)
+        whole["close"], _built = whole_plan_bytes()
+        event_bytes = whole["move"]
     count = BreakoutGroup.objects.filter(parent=session).order_by("-split").values_list("split", flat=True).first()
     groups_last = BreakoutGroup.objects.filter(parent=session, split=count).count()
     people = BreakoutMember.objects.filter(parent=session, split=count).count()
     print(f"{people} people in {groups_last} groups, {rounds} rounds (median, max):")
     for name, values in results.items():
         print(f"  {name:6s} {statistics.median(values):8.0f} ms  {max(values):8.0f} ms")
-    print(f"  breakouts.changed event: {event_bytes / 1024:.1f} KiB (sent once to each main-room socket)")
+    sockets = people + 1
+    print(f"  breakouts.changed, bytes per frame (each goes to every main-room socket, {sockets} here):")
+    for name in ("move", "split", "close"):
+        print(f"    {name:6s} change {sizes[name]:7d} B   whole plan (stock) {whole[name]:7d} B  "
+              f"({whole[name] / sizes[name]:.0f}x; per {name} to the room: {sizes[name] * sockets / 1e6:.2f} MB vs "
+              f"{whole[name] * sockets / 1e6:.1f} MB)")
+    print(f"  building the whole plan once (stock: at every change): median {statistics.median(build_ms):.0f} ms")
 
     # Mixing quality: the most classmates together in one group.
     persons = people_for_split(session=session)
@@ -139,7 +177,8 @@ def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
         services.breakout_move(by=host, session=session, user_id=person.id, group_id=groups[n % len(groups)].pk)
     stock = (time.perf_counter() - started) * 1000
     print(f"  stock (one person at a time, {len(persons)} moves): {stock:.0f} ms, "
-          f"{len(persons)} plan events ({len(persons) * event_bytes / 1024 / 1024:.1f} MiB to each main-room socket)")
+          f"{len(persons)} change events ({len(persons) * sizes['move'] / 1024 / 1024:.2f} MiB to each main-room socket; "
+          f"{len(persons) * event_bytes / 1024 / 1024:.1f} MiB if each carried the whole plan)")
 
 
 def main() -> None:

@@ -10,8 +10,11 @@ schools host sessions of every kind over the past year, and R attendance records
 few course completions. Measured:
 
 * the report page as its coordinator opens it (`GET /record/report/<id>/`, the whole
-  view: permission, the SQL aggregates, the SVG charts, the template), p50 and max of
-  `--rounds` runs after one warm-up, with the number of SQL queries;
+  view: permission, the SQL aggregates, the SVG charts, the template), p50 and p95 of
+  `--rounds` runs after one warm-up, wall clock and CPU (this process + its PostgreSQL
+  backend), with the number of SQL queries: the set-based statement the report uses on
+  PostgreSQL beside the portable grouped queries it used before (and still uses on
+  SQLite), taking turns in the same run, and whether both give the same report;
 * the stock way beside it: the same headline numbers from a loop over the students
   (`school_report_stock`, one query per student and a session per record), on the first
   `--stock-students` students, and its time extrapolated to the whole school.
@@ -107,6 +110,11 @@ def fill(students: int, records: int) -> tuple[int, int]:
     return school.pk, coordinator.pk
 
 
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
 def measure(school_id: int, coordinator_id: int, rounds: int, stock_students: int) -> None:
     from django.db import connection
     from django.test import Client
@@ -114,12 +122,12 @@ def measure(school_id: int, coordinator_id: int, rounds: int, stock_students: in
     from django.utils import timezone
 
     from server.people.models import Institution, Membership, User
+    from sessions.record import report as report_module
     from sessions.record.report import school_report_build, school_report_stock
 
     client = Client(HTTP_HOST="localhost")
     client.force_login(User.objects.get(pk=coordinator_id))
     url = f"/record/report/{school_id}/"
-    client.get(url)  # warm-up (templates, translations)
     # CPU time of this process and of the PostgreSQL backend serving it: on a shared
     # machine the wall clock also measures the neighbours (see library_search.py).
     from bench.library_search import backend_cpu_clock
@@ -129,33 +137,56 @@ def measure(school_id: int, coordinator_id: int, rounds: int, stock_students: in
         cursor.execute("SET max_parallel_workers_per_gather = 0")
         cursor.execute("SELECT pg_backend_pid()")
         backend_cpu = backend_cpu_clock(cursor.fetchone()[0])
-    times, cpu = [], []
+    # The set-based statement (now) and the portable grouped queries (before), measured
+    # turn about in the same run so that both see the same neighbours.
+    ways = {"set-based SQL (now)": True, "grouped ORM queries (before)": False}
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    cpu: dict[str, list[float]] = {way: [] for way in ways}
+    queries: dict[str, int] = {}
+    for way, fast in ways.items():
+        report_module.USE_POSTGRESQL_AGGREGATE = fast
+        client.get(url)  # warm-up (templates, translations, plans)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        queries[way] = len(captured)
+        if os.environ.get("BENCH_SHOW_QUERIES"):
+            print(way)
+            for query in sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:6]:
+                print(f"  {float(query['time']) * 1000:.0f} ms: {query['sql'][:400]}")
     for _ in range(rounds):
-        started, started_cpu = time.perf_counter(), time.process_time() + backend_cpu()
-        response = client.get(url, HTTP_ACCEPT_ENCODING="identity")
-        times.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() + backend_cpu() - started_cpu) * 1000)
-        assert response.status_code == 200
-    with CaptureQueriesContext(connection) as queries:
-        client.get(url)
-    if os.environ.get("BENCH_SHOW_QUERIES"):
-        for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:6]:
-            print(f"  {float(query['time']) * 1000:.0f} ms: {query['sql'][:400]}")
+        for way, fast in ways.items():
+            report_module.USE_POSTGRESQL_AGGREGATE = fast
+            started, started_cpu = time.perf_counter(), time.process_time() + backend_cpu()
+            response = client.get(url, HTTP_ACCEPT_ENCODING="identity")
+            times[way].append((time.perf_counter() - started) * 1000)
+            cpu[way].append((time.process_time() + backend_cpu() - started_cpu) * 1000)
+            assert response.status_code == 200
+    report_module.USE_POSTGRESQL_AGGREGATE = True
+    load = os.getloadavg()
+    print(f"report page, {rounds} runs each, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (aim < {AIM_MS} ms), "
+          f"{len(response.content) / 1024:.1f} KB:")
+    for way in ways:
+        print(f"  {way}: wall p50 {statistics.median(times[way]):.0f} ms, p95 {_percentile(times[way], 0.95):.0f} ms; "
+              f"CPU (this process + its PostgreSQL backend) p50 {statistics.median(cpu[way]):.0f} ms, "
+              f"p95 {_percentile(cpu[way], 0.95):.0f} ms; {queries[way]} SQL queries")
     school = Institution.objects.get(pk=school_id)
     today = timezone.localdate()
-    build = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        report = school_report_build(institution=school, since=today - dt.timedelta(days=365), until=today)
-        build.append((time.perf_counter() - started) * 1000)
-    students = Membership.objects.filter(institution=school, role="student").count()
-    print(f"report page: p50 {statistics.median(times):.0f} ms, max {max(times):.0f} ms wall, "
-          f"CPU (this process + its PostgreSQL backend) p50 {statistics.median(cpu):.0f} ms, over {rounds} runs "
-          f"(aim < {AIM_MS} ms), {len(queries)} SQL queries, {len(response.content) / 1024:.1f} KB")
-    print(f"  of which the numbers (school_report_build): p50 {statistics.median(build):.0f} ms")
+    numbers = {}
+    for way, fast in ways.items():
+        report_module.USE_POSTGRESQL_AGGREGATE = fast
+        numbers[way] = school_report_build(institution=school, since=today - dt.timedelta(days=365), until=today)
+    report_module.USE_POSTGRESQL_AGGREGATE = True
+    now, before = numbers.values()
+    same = all(getattr(now, name) == getattr(before, name) for name in (
+        "enrolled", "participants", "hours", "by_kind", "by_month", "schools_reached", "countries_reached",
+        "courses_completed", "certificates"))
+    report = now
     print(f"  numbers: {report.participants}/{report.enrolled} students took part ({report.percent}%), "
           f"{report.hours} h, {len(report.schools_reached)} schools in {len(report.countries_reached)} countries, "
-          f"{report.courses_completed} courses completed")
+          f"{report.courses_completed} courses completed; both ways give the same report: {same}")
+    if not stock_students:
+        return
+    students = Membership.objects.filter(institution=school, role="student").count()
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as stock_queries:
         stock = school_report_stock(institution=school, since=today - dt.timedelta(days=365), until=today, limit=stock_students)
@@ -168,17 +199,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=5000)
     parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--stock-students", type=int, default=250)
     parser.add_argument("--skip-stock", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the filled database afterwards (for EXPLAIN ANALYZE)")
+    parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep, without refilling")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()[0]:.2f}")
     import psycopg
 
     admin = PG_ADMIN_URL.replace("postgres://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+    if not args.reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
     try:
         setup_django(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB)
         from django.core.management import call_command
@@ -186,16 +220,23 @@ def main() -> None:
         started = time.perf_counter()
         call_command("migrate", verbosity=0)
         migrated = time.perf_counter()
-        school_id, coordinator_id = fill(args.students, args.records)
-        print(f"setup: migrate {migrated - started:.0f} s, fill {time.perf_counter() - migrated:.0f} s "
-              f"({args.students} students, {args.records} attendance records)")
-        measure(school_id, coordinator_id, args.rounds, args.stock_students)
+        if args.reuse:
+            from server.people.models import Institution, User
+
+            school_id = Institution.objects.get(name="Bench School of Medicine").pk
+            coordinator_id = User.objects.get(username="bench-coordinator").pk
+        else:
+            school_id, coordinator_id = fill(args.students, args.records)
+            print(f"setup: migrate {migrated - started:.0f} s, fill {time.perf_counter() - migrated:.0f} s "
+                  f"({args.students} students, {args.records} attendance records)")
+        measure(school_id, coordinator_id, args.rounds, 0 if args.skip_stock else args.stock_students)
     finally:
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ class LiveSessionsConfig(AppConfig):
 
     def ready(self) -> None:
         # The room's transport calls into the room's domain only through these hooks.
-        from sessions.room import fanout, presence, selectors, services
+        from sessions.room import fanout, presence, registry, selectors, services
 
         fanout.install_hooks(fanout.HubHooks(
             process_beat=presence.room_process_beat,
@@ -32,6 +32,8 @@ class LiveSessionsConfig(AppConfig):
             presence_flush=presence.room_presence_flush,
             poll_counts_take=services.poll_counts_take,
             event_seen=selectors.room_snapshot_forget,
+            deadlines_upcoming=registry.room_deadlines_upcoming,
+            deadline_run=registry.room_deadline_run,
         ))
         # Room message handlers contributed by other parts register themselves on import.
         from sessions.annotation import room_handlers as annotation_handlers  # noqa: F401

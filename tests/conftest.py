@@ -85,22 +85,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def s3_default_storage():
+def s3_default_storage(settings):
     """This process's default storage on the real S3 server, whatever earlier tests swapped.
 
     Other tests replace `default_storage` for a while (local files, a test bucket); a test
     about what S3 serves (signed URLs, CORS) must not find local files instead and skip.
     Fails in CI when the S3 server is missing.
     """
-    from django.conf import settings
-    from django.test import override_settings
-
     from tests.courses.library.conftest import _reset_storages, s3_bucket_ensure, s3_options
 
     need_component("S3 server on 127.0.0.1:9123", port_open("127.0.0.1", 9123))
     s3_bucket_ensure()
     backend = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options()}
-    with override_settings(STORAGES={**settings.STORAGES, "default": backend}):
-        _reset_storages()
-        yield
+    # Set through pytest-django's `settings` so later setting changes in the test unwind in
+    # order (a nested override_settings leaked its storage into following tests).
+    settings.STORAGES = {**settings.STORAGES, "default": backend}
+    _reset_storages()
+    yield
     _reset_storages()

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.responses import Status
 
-from courses.models import Answer, Attempt, Material, Module, QuestionKind
+from courses.models import Answer, Attempt, Material, Module, Question, QuestionKind
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.http import AuthenticatedHttpRequest
 
@@ -132,6 +132,18 @@ class QuestionIn(Schema):
     options: list[OptionIn] = []
 
 
+class MoveIn(Schema):
+    direction: str  # "up" or "down"
+
+
+class QuestionEditOut(Schema):
+    question_id: int
+    version: int
+    changed: bool
+    answers_kept: int
+    set: QuestionSetOut
+
+
 class MarkIn(Schema):
     points: float
     feedback: str = ""
@@ -218,14 +230,7 @@ def question_set_create(request: AuthenticatedHttpRequest, course_id: int, paylo
 )
 def question_add(request: AuthenticatedHttpRequest, set_id: int, payload: QuestionIn) -> Any:
     question_set = selectors.question_set_for_faculty(user=request.user, question_set_id=set_id)
-    image = None
-    if payload.image_material_id is not None:
-        image = Material.objects.filter(pk=payload.image_material_id).first()
-        if image is None:
-            raise PermissionRefused(
-                _("This material is not shared with your school, so it cannot be used in a question."),
-                code="material_not_shared",
-            )
+    image = _question_image(payload)
     if payload.kind not in QuestionKind.values:
         raise InvalidRequest(_("Unknown kind of question."), code="bad_kind")
     services.question_add(
@@ -234,6 +239,62 @@ def question_add(request: AuthenticatedHttpRequest, set_id: int, payload: Questi
         options=[services.OptionDraft(o.text, o.correct, o.feedback) for o in payload.options],
     )
     return Status(201, selectors.learner_question_set(user=request.user, question_set=question_set))
+
+
+def _question_image(payload: "QuestionIn") -> Material | None:
+    """The library image a question shows, if it names one; whether the author may use it
+    is the service's rule (`_clean_question`), this only refuses an id that is not there."""
+    if payload.image_material_id is None:
+        return None
+    image = Material.objects.filter(pk=payload.image_material_id).first()
+    if image is None:
+        raise PermissionRefused(
+            _("This material is not shared with your school, so it cannot be used in a question."),
+            code="material_not_shared",
+        )
+    return image
+
+
+def _faculty_question(request: AuthenticatedHttpRequest, set_id: int, question_id: int) -> Question:
+    question_set = selectors.question_set_for_faculty(user=request.user, question_set_id=set_id)
+    question = question_set.questions.filter(pk=question_id, retired_at__isnull=True).first()
+    if question is None:
+        raise PermissionRefused(_("No such question in this set (an edited one has a new id)."), code="not_found")
+    question.question_set = question_set
+    return question
+
+
+@router.put(
+    "/sets/{set_id}/questions/{question_id}",
+    response={200: QuestionEditOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Edit a question (faculty): saved as a new version; attempts keep the one they answered",
+)
+def question_update(request: AuthenticatedHttpRequest, set_id: int, question_id: int, payload: QuestionIn) -> Any:
+    question = _faculty_question(request, set_id, question_id)
+    image = _question_image(payload)
+    edit = services.question_update(
+        by=request.user, question=question, kind=payload.kind, prompt=payload.prompt, points=payload.points,
+        image=image, model_answer=payload.model_answer,
+        options=[services.OptionDraft(o.text, o.correct, o.feedback) for o in payload.options],
+    )
+    return {
+        "question_id": edit.question.pk, "version": edit.question.version, "changed": edit.changed,
+        "answers_kept": edit.answered,
+        "set": selectors.learner_question_set(user=request.user, question_set=question.question_set),
+    }
+
+
+@router.post(
+    "/sets/{set_id}/questions/{question_id}/move",
+    response={200: QuestionSetOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Move a question one place up or down (faculty)",
+)
+def question_move(request: AuthenticatedHttpRequest, set_id: int, question_id: int, payload: MoveIn) -> Any:
+    question = _faculty_question(request, set_id, question_id)
+    if payload.direction not in ("up", "down"):
+        raise InvalidRequest(_("Move a question one place up or down."), code="bad_move")
+    services.question_move(by=request.user, question=question, offset=-1 if payload.direction == "up" else 1)
+    return selectors.learner_question_set(user=request.user, question_set=question.question_set)
 
 
 @router.post(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from courses.models import Material, Module, QuestionKind
+from courses.models import Material, Module, Question, QuestionKind
 
-from .services import OptionDraft
+from .services import MAX_OPTIONS, OptionDraft
 
 #: Option rows on the "add a question" form; empty rows are ignored.
 OPTION_ROWS = 5
@@ -34,7 +34,8 @@ class QuestionSetForm(forms.Form):
 
 
 class QuestionForm(forms.Form):
-    """A question with up to OPTION_ROWS options (text, correct, feedback)."""
+    """A question with `option_rows` options (text, correct, feedback): OPTION_ROWS when
+    adding; when editing, the question's options and two empty rows (up to MAX_OPTIONS)."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=QuestionKind.choices)
     prompt = forms.CharField(label=_("Question"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
@@ -48,10 +49,13 @@ class QuestionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args: object, materials: list[Material] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, materials: list[Material] | None = None, option_rows: int = OPTION_ROWS, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.option_rows = max(1, min(MAX_OPTIONS, option_rows))
         self.fields["image"].choices = [("", _("No image"))] + [(m.pk, m.title) for m in materials or []]  # type: ignore[attr-defined]
-        for n in range(1, OPTION_ROWS + 1):
+        for n in range(1, self.option_rows + 1):
             self.fields[f"option_{n}"] = forms.CharField(label=_("Option %(n)d") % {"n": n}, max_length=500, required=False)
             self.fields[f"correct_{n}"] = forms.BooleanField(label=_("Option %(n)d is correct") % {"n": n}, required=False)
             self.fields[f"feedback_{n}"] = forms.CharField(
@@ -62,9 +66,24 @@ class QuestionForm(forms.Form):
         data = self.cleaned_data
         return [
             OptionDraft(data[f"option_{n}"], bool(data.get(f"correct_{n}")), data.get(f"feedback_{n}") or "")
-            for n in range(1, OPTION_ROWS + 1)
+            for n in range(1, self.option_rows + 1)
             if (data.get(f"option_{n}") or "").strip()
         ]
+
+    @classmethod
+    def for_question(cls, question: Question, data: object = None, *, materials: list[Material]) -> QuestionForm:
+        """The form filled in with `question` as it is (or bound to `data` posted from it)."""
+        options = list(question.options.order_by("position", "pk"))
+        initial: dict[str, object] = {
+            "kind": question.kind, "prompt": question.prompt, "points": question.points,
+            "image": question.image_id, "model_answer": question.model_answer,
+        }
+        for n, option in enumerate(options, start=1):
+            initial |= {f"option_{n}": option.text, f"correct_{n}": option.is_correct, f"feedback_{n}": option.feedback}
+        rows = len(options) + 2 if options else OPTION_ROWS
+        if question.image is not None and all(m.pk != question.image_id for m in materials):
+            materials = [*materials, question.image]  # its image stays choosable while it is kept
+        return cls(data, initial=initial, materials=materials, option_rows=rows)
 
 
 class MarkForm(forms.Form):

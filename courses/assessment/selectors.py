@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from courses.curriculum.selectors import course_can_edit, course_visible_to
@@ -37,7 +37,7 @@ from courses.models import (
     QuestionKind,
     QuestionSet,
 )
-from server.people.errors import PermissionRefused
+from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.http import AnyUser
 
 # -- who may do what -------------------------------------------------------------------------
@@ -144,11 +144,33 @@ class QuestionView:
     image: ImageView | None
 
 
+def current_questions(question_set: QuestionSet) -> QuerySet[Question]:
+    """The questions a learner is asked now, in order (versions kept only for the attempts
+    that answered them are left out). Precondition: the caller may open the set."""
+    return question_set.questions.filter(retired_at__isnull=True).order_by("position", "pk")
+
+
+def attempt_questions(*, question_set: QuestionSet, answered_ids: set[int]) -> list[Question]:
+    """The questions an attempt covers: the current ones, except that an answer to an
+    older version (the learner answered offline, or had the page open, while faculty
+    edited or removed the question) is kept and marked against that version, in place of
+    the current one. Two versions of one question in one attempt are refused."""
+    options = Prefetch("options", AnswerOption.objects.order_by("position", "pk"))
+    chosen = {q.lineage: q for q in current_questions(question_set).prefetch_related(options)}
+    older = question_set.questions.filter(pk__in=answered_ids, retired_at__isnull=False).prefetch_related(options)
+    for question in older:
+        current = chosen.get(question.lineage)
+        if current is not None and current.pk in answered_ids:
+            raise InvalidRequest(_("Two versions of one question were answered."), code="bad_question")
+        chosen[question.lineage] = question
+    return sorted(chosen.values(), key=lambda q: (q.position, q.pk))
+
+
 def question_set_questions(*, user: AnyUser, question_set: QuestionSet) -> list[QuestionView]:
     """The questions in order with their options and images. Options are model rows: the
     caller decides which fields go out (`learner_question_set` drops the key)."""
     questions = (
-        question_set.questions.select_related("image")
+        current_questions(question_set).select_related("image")
         .prefetch_related(Prefetch("options", AnswerOption.objects.order_by("position", "pk")))
         .order_by("position", "pk")
     )
@@ -199,14 +221,16 @@ def attempt_result(*, user: AnyUser, attempt: Attempt) -> dict:
     used = Attempt.objects.filter(user=attempt.user_id, question_set=question_set).count()
     passed_ever = Attempt.objects.filter(user=attempt.user_id, question_set=question_set, passed=True).exists()
     reveal = passed_ever or used >= question_set.max_attempts
-    answers = {
-        a.question_id: a
-        for a in attempt.answers.prefetch_related("options")
-    }
+    # The questions as this attempt answered them (their version then, even if edited since).
+    answers = list(
+        attempt.answers.select_related("question")
+        .prefetch_related("options", Prefetch("question__options", AnswerOption.objects.order_by("position", "pk")))
+        .order_by("question__position", "question_id")
+    )
     questions = []
-    for q in question_set.questions.prefetch_related("options").order_by("position", "pk"):
-        answer = answers.get(q.pk)
-        chosen = {o.pk for o in answer.options.all()} if answer else set()
+    for answer in answers:
+        q = answer.question
+        chosen = {o.pk for o in answer.options.all()}
         options = []
         for o in q.options.all():
             entry: dict = {"id": o.pk, "text": o.text, "chosen": o.pk in chosen}
@@ -223,9 +247,9 @@ def attempt_result(*, user: AnyUser, attempt: Attempt) -> dict:
                 "kind": q.kind,
                 "prompt": q.prompt,
                 "points": q.points,
-                "awarded": answer.points if answer else 0.0,
-                "text": answer.text if answer else "",
-                "marker_feedback": answer.marker_feedback if answer else "",
+                "awarded": answer.points,
+                "text": answer.text,
+                "marker_feedback": answer.marker_feedback,
                 "options": options,
             }
         )
@@ -317,6 +341,20 @@ def marking_queue(*, user: AnyUser, course: Course) -> list[Answer]:
         .select_related("question", "attempt__user", "attempt__question_set")
         .order_by("attempt__received_at", "pk")
     )
+
+
+def question_answer_counts(*, question_set: QuestionSet) -> dict[int, int]:
+    """Answers per current question (the edit page says which edits make a new version).
+    Precondition: the caller checked the viewer is the course's faculty."""
+    rows = (
+        Answer.objects.filter(question__question_set=question_set, question__retired_at__isnull=True)
+        .values("question_id").annotate(n=Count("id")).values_list("question_id", "n")
+    )
+    return dict(rows)
+
+
+def question_answer_count(*, question: Question) -> int:
+    return Answer.objects.filter(question=question).count()
 
 
 def question_set_for_faculty(*, user: AnyUser, question_set_id: int) -> QuestionSet:

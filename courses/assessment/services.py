@@ -11,6 +11,10 @@ ones (all or nothing: partial credit would reward ticking everything); a short a
 waits for faculty, and its attempt has no pass/fail until every short answer in it is
 marked.
 
+Editing: a saved edit of a question is a new version of it; the old row is retired, not
+changed, so attempts keep what they answered (`question_update`). Moves renumber the
+current questions under the set's lock (`question_move`).
+
 Idempotency: an attempt is keyed by (learner, client_id). A second submission with the
 same client_id returns the first attempt unchanged (`replayed=True`), whatever it
 carries, and never uses an attempt. Submissions of one set are serialised by a row lock
@@ -47,7 +51,7 @@ from courses.models import (
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
 
-from .selectors import require_faculty, require_learner
+from .selectors import attempt_questions, current_questions, require_faculty, require_learner
 
 logger = logging.getLogger(__name__)
 
@@ -117,29 +121,31 @@ class OptionDraft:
     feedback: str = ""
 
 
-def question_add(
-    *,
-    by: User,
-    question_set: QuestionSet,
-    kind: str,
-    prompt: str,
-    options: Sequence[OptionDraft] = (),
-    image: Material | None = None,
-    points: int = 1,
-    model_answer: str = "",
-) -> Question:
-    """Add a question at the end of the set.
+@dataclass(frozen=True)
+class _CleanQuestion:
+    kind: str
+    prompt: str
+    points: int
+    model_answer: str
+    image: Material | None
+    options: list[OptionDraft]
 
-    Choice questions need 2 to 10 options; single choice exactly one correct, multiple
-    choice at least one. A short answer has no options. The image must be a material the
-    author may see (its learners' access is checked again when they look).
-    """
-    course = question_set.module.course
-    require_faculty(user=by, course=course)
+
+def _clean_question(
+    *, by: User, kind: str, prompt: str, options: Sequence[OptionDraft], image: Material | None, points: int,
+    model_answer: str,
+) -> _CleanQuestion:
+    """The rules of a question (adding or editing): choice questions need 2 to 10 options,
+    single choice exactly one correct, multiple choice at least one; a short answer has no
+    options; the image must be a material the author may see."""
     if kind not in QuestionKind.values:
         raise InvalidRequest(_("Unknown kind of question."), code="bad_kind")
     prompt = clean_text(prompt, label=_("Question"), max_length=2000, required=True)
-    if not 1 <= int(points) <= 100:
+    try:
+        points = int(points)
+    except (TypeError, ValueError):
+        raise InvalidRequest(_("A question is worth from 1 to 100 points."), code="bad_points") from None
+    if not 1 <= points <= 100:
         raise InvalidRequest(_("A question is worth from 1 to 100 points."), code="bad_points")
     drafts = [o for o in options if (o.text or "").strip()]
     if kind == QuestionKind.SHORT:
@@ -160,45 +166,187 @@ def question_add(
             _("This material is not shared with your school, so it cannot be used in a question."),
             code="material_not_shared",
         )
+    return _CleanQuestion(
+        kind=kind,
+        prompt=prompt,
+        points=points,
+        model_answer=clean_text(model_answer, label=_("Model answer"), max_length=2000, required=False),
+        image=image,
+        options=[
+            OptionDraft(
+                text=clean_text(o.text, label=_("Option"), max_length=500, required=True),
+                is_correct=bool(o.is_correct),
+                feedback=clean_text(o.feedback, label=_("Feedback"), max_length=1000, required=False),
+            )
+            for o in drafts
+        ],
+    )
+
+
+def _create_options(question: Question, drafts: Sequence[OptionDraft]) -> None:
+    AnswerOption.objects.bulk_create(
+        [
+            AnswerOption(question=question, text=o.text, is_correct=o.is_correct, feedback=o.feedback, position=index)
+            for index, o in enumerate(drafts)
+        ]
+    )
+
+
+def _renumber(question_set: QuestionSet, order: Sequence[Question] | None = None) -> None:
+    """Positions 0..n-1 for the current questions, in `order` (default: as they are)."""
+    for index, row in enumerate(order if order is not None else list(current_questions(question_set))):
+        if row.position != index:
+            row.position = index
+            row.save(update_fields=["position"])
+
+
+def _question_create(
+    question_set: QuestionSet, clean: "_CleanQuestion", *, position: int, origin_id: int | None = None, version: int = 1
+) -> Question:
+    """A question row and its options from checked fields: a new question, or the next
+    version of one (`origin_id` names its first version)."""
+    question = Question.objects.create(
+        question_set=question_set,
+        kind=clean.kind,
+        prompt=clean.prompt,
+        image=clean.image,
+        points=clean.points,
+        model_answer=clean.model_answer,
+        position=position,
+        origin_id=origin_id,
+        version=version,
+    )
+    _create_options(question, clean.options)
+    return question
+
+
+def question_add(
+    *,
+    by: User,
+    question_set: QuestionSet,
+    kind: str,
+    prompt: str,
+    options: Sequence[OptionDraft] = (),
+    image: Material | None = None,
+    points: int = 1,
+    model_answer: str = "",
+) -> Question:
+    """Add a question at the end of the set (the rules are `_clean_question`'s)."""
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    clean = _clean_question(
+        by=by, kind=kind, prompt=prompt, options=options, image=image, points=points, model_answer=model_answer
+    )
     with transaction.atomic():
         QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
-        count = question_set.questions.count()
+        count = current_questions(question_set).count()
         if count >= MAX_QUESTIONS:
             raise InvalidRequest(_("A question set has at most %(n)d questions.") % {"n": MAX_QUESTIONS}, code="too_many")
-        question = Question.objects.create(
-            question_set=question_set,
-            kind=kind,
-            prompt=prompt,
-            image=image,
-            points=int(points),
-            model_answer=clean_text(model_answer, label=_("Model answer"), max_length=2000, required=False),
-            position=count,
-        )
-        AnswerOption.objects.bulk_create(
-            [
-                AnswerOption(
-                    question=question,
-                    text=clean_text(o.text, label=_("Option"), max_length=500, required=True),
-                    is_correct=bool(o.is_correct),
-                    feedback=clean_text(o.feedback, label=_("Feedback"), max_length=1000, required=False),
-                    position=index,
-                )
-                for index, o in enumerate(drafts)
-            ]
-        )
+        question = _question_create(question_set, clean, position=count)
         course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
     return question
 
 
+@dataclass(frozen=True)
+class QuestionEdit:
+    """What `question_update` did: `question` is the version learners are asked now;
+    `answered` how many answers the replaced version keeps."""
+
+    question: Question
+    changed: bool
+    answered: int = 0
+
+
+def _same_as(question: Question, clean: _CleanQuestion) -> bool:
+    options = [(o.text, o.is_correct, o.feedback) for o in question.options.order_by("position", "pk")]
+    return (
+        (question.kind, question.prompt, question.points, question.model_answer, question.image_id)
+        == (clean.kind, clean.prompt, clean.points, clean.model_answer, clean.image.pk if clean.image else None)
+        and options == [(o.text, o.is_correct, o.feedback) for o in clean.options]
+    )
+
+
+def question_update(
+    *,
+    by: User,
+    question: Question,
+    kind: str,
+    prompt: str,
+    options: Sequence[OptionDraft] = (),
+    image: Material | None = None,
+    points: int = 1,
+    model_answer: str = "",
+) -> QuestionEdit:
+    """Edit a question's text, options, answer key, feedback, points or image.
+
+    The edit becomes a new version at the same place in the set; the edited row is
+    retired with its options, never changed or deleted. Why every time, not only once
+    answered (Moodle's rule too): attempts that answered it keep the version the learner
+    saw (result, feedback and score unchanged), and so does an answer still on its way
+    from a learner who had the page open or answered offline before the edit
+    (`selectors.attempt_questions` marks it against that version instead of refusing
+    it). An edit that changes nothing does nothing. Serialised with submissions by the
+    set's row lock.
+    """
+    question_set = question.question_set
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    clean = _clean_question(
+        by=by, kind=kind, prompt=prompt, options=options, image=image, points=points, model_answer=model_answer
+    )
+    with transaction.atomic():
+        QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
+        question = Question.objects.select_for_update().get(pk=question.pk)
+        if question.retired_at is not None:
+            raise InvalidRequest(
+                _("This version of the question was replaced or removed; edit the current one."), code="retired_question"
+            )
+        if _same_as(question, clean):
+            return QuestionEdit(question=question, changed=False)
+        answered = Answer.objects.filter(question=question).count()
+        question.retired_at = timezone.now()
+        question.save(update_fields=["retired_at"])
+        current = _question_create(
+            question_set, clean, position=question.position, origin_id=question.lineage, version=question.version + 1
+        )
+        course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
+    logger.info("question set %s question %s is version %s of %s (%s answers kept)", question_set.pk, current.pk,
+                current.version, current.lineage, answered)
+    return QuestionEdit(question=current, changed=True, answered=answered)
+
+
+def question_move(*, by: User, question: Question, offset: int) -> None:
+    """Move a current question `offset` places (-1 up, +1 down); at an end it stays.
+    Positions are renumbered 0..n-1 under the set's lock, so two editors moving at once
+    cannot leave two questions in one place. Order changes no score."""
+    question_set = question.question_set
+    course = question_set.module.course
+    require_faculty(user=by, course=course)
+    if offset not in (-1, 1):
+        raise InvalidRequest(_("Move a question one place up or down."), code="bad_move")
+    with transaction.atomic():
+        QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
+        order = list(current_questions(question_set))
+        index = next((i for i, row in enumerate(order) if row.pk == question.pk), None)
+        if index is None:
+            raise InvalidRequest(_("This version of the question is no longer asked."), code="retired_question")
+        target = index + offset
+        if 0 <= target < len(order):
+            order[index], order[target] = order[target], order[index]
+        _renumber(question_set, order)
+        course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
+
+
 def question_remove(*, by: User, question: Question) -> None:
+    """Take a question out of the set: retired, not deleted (as an edit retires the old
+    version), so attempts that answered it keep their answers, feedback and scores, and an
+    answer still on its way from an offline learner is marked, not refused."""
     question_set = question.question_set
     require_faculty(user=by, course=question_set.module.course)
     with transaction.atomic():
-        question.delete()
-        for index, row in enumerate(question_set.questions.order_by("position", "pk")):
-            if row.position != index:
-                row.position = index
-                row.save(update_fields=["position"])
+        QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
+        Question.objects.filter(pk=question.pk).update(retired_at=timezone.now())
+        _renumber(question_set)
     course_event_emit(kind="course.outline_changed", course_id=question_set.module.course_id)
 
 
@@ -265,9 +413,13 @@ def attempt_submit(
     existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
     if existing is not None:
         return _replayed(existing, question_set)
-    questions = {
-        q.pk: q for q in question_set.questions.prefetch_related("options").order_by("position", "pk")
-    }
+    submitted: set[int] = set()
+    for raw_id in answers:
+        try:
+            submitted.add(int(raw_id))
+        except (TypeError, ValueError):
+            raise InvalidRequest(_("Unknown question."), code="bad_question") from None
+    questions = {q.pk: q for q in attempt_questions(question_set=question_set, answered_ids=submitted)}
     if not questions:
         raise InvalidRequest(_("This question set has no questions yet."), code="empty_set")
     parsed: dict[int, tuple[set[int], str]] = {}

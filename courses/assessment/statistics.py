@@ -1,7 +1,10 @@
 """Item statistics of a question set, for the course's faculty.
 
 Which attempts count: each learner's *first graded* attempt. Later attempts are
-practice on a known paper and would make every item look easy.
+practice on a known paper and would make every item look easy. Each question counts
+only the attempts that answered that version of it: a question edited after it was
+answered is a new item (its earlier version's answers were to another question), and
+a question added later was not on those learners' paper.
 
 Per question:
 - difficulty p = the proportion of learners who scored the question's full points;
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from courses.models import Answer, Attempt, AttemptStatus, QuestionSet
 from server.people.http import AnyUser
 
-from .selectors import question_set_for_faculty
+from .selectors import current_questions, question_set_for_faculty
 
 UPPER_LOWER_FRACTION = 0.27
 
@@ -97,16 +100,21 @@ def question_set_statistics(*, user: AnyUser, question_set_id: int) -> SetStatis
         for a in Answer.objects.filter(attempt__in=attempts).prefetch_related("options")
     }
     items: list[ItemStatistics] = []
-    for question in question_set.questions.prefetch_related("options").order_by("position", "pk"):
+    for question in current_questions(question_set).prefetch_related("options"):
+        # Only the attempts that answered this version: an earlier version (edited since)
+        # was another item, and a question added later was not in the learner's paper.
         correct: list[bool] = []
+        item_totals: list[float] = []
         chosen: dict[int, int] = {}
-        for attempt in attempts:
+        for attempt, total in zip(attempts, totals, strict=True):
             answer = answers.get((attempt.pk, question.pk))
-            correct.append(answer is not None and (answer.points or 0) >= question.points)
-            if answer is not None:
-                for option in answer.options.all():
-                    chosen[option.pk] = chosen.get(option.pk, 0) + 1
-        n = len(attempts)
+            if answer is None:
+                continue
+            correct.append((answer.points or 0) >= question.points)
+            item_totals.append(total)
+            for option in answer.options.all():
+                chosen[option.pk] = chosen.get(option.pk, 0) + 1
+        n = len(correct)
         items.append(
             ItemStatistics(
                 question_id=question.pk,
@@ -114,8 +122,8 @@ def question_set_statistics(*, user: AnyUser, question_set_id: int) -> SetStatis
                 kind=question.kind,
                 answered=n,
                 difficulty=sum(correct) / n if n else None,
-                point_biserial=_point_biserial(correct, totals),
-                upper_lower=_upper_lower(correct, totals),
+                point_biserial=_point_biserial(correct, item_totals),
+                upper_lower=_upper_lower(correct, item_totals),
                 options=[
                     OptionCount(option_id=o.pk, text=o.text, is_correct=o.is_correct, chosen=chosen.get(o.pk, 0))
                     for o in question.options.all()

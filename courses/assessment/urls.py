@@ -16,5 +16,15 @@ urlpatterns = [
         views.question_remove,
         name="quiz-question-remove",
     ),
+    path(
+        "<int:course_id>/quizzes/<int:set_id>/questions/<int:question_id>/edit/",
+        views.question_edit_page,
+        name="quiz-question-edit",
+    ),
+    path(
+        "<int:course_id>/quizzes/<int:set_id>/questions/<int:question_id>/move/",
+        views.question_move,
+        name="quiz-question-move",
+    ),
     path("<int:course_id>/quizzes/<int:set_id>/statistics/", views.statistics_page, name="quiz-statistics"),
 ]

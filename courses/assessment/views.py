@@ -4,7 +4,9 @@ Learners: the quiz page (`quiz_page`) is a plain form that works without JavaScr
 (the server puts a fresh `client_id` in it, so a double click or a resent form counts
 once); `frontend/static/js/assessment/quiz.js` sends the same answers as JSON and, when
 the network is gone, keeps them in the browser until it is back.
-Faculty: manage the course's sets, edit one, mark short answers, read statistics.
+Faculty: manage the course's sets, edit one, edit questions where they are (saved as a
+new version: see `services.question_update`) and move them up or down with plain forms,
+mark short answers, read statistics.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from courses.curriculum.selectors import course_can_edit, course_get_for_viewer
@@ -72,6 +75,10 @@ def _course_materials(course: Course, request: HttpRequest) -> list[Material]:
     return list(material_visible_to(request.user).filter(pk__in=[i for i in ids if i]).order_by("title"))
 
 
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
 # -- learners --------------------------------------------------------------------------------
 
 
@@ -82,9 +89,14 @@ def quiz_page(request: HttpRequest, course_id: int, set_id: int) -> HttpResponse
     if request.method == "POST":
         if not request.user.is_authenticated:
             raise PermissionRefused(_("Log in to answer this question set."), code="login_required")
+        # Every version of the set's questions: a form opened before faculty edited a
+        # question carries the version the learner saw, which is marked as it was. A
+        # question missing from the form (no option ticked) is answered blank anyway.
         answers: dict[int, dict[str, Any]] = {}
         for question in question_set.questions.all():
             key = f"q{question.pk}"
+            if key not in request.POST:
+                continue
             if question.kind == QuestionKind.SHORT:
                 answers[question.pk] = {"text": request.POST.get(key, "")}
             else:
@@ -171,6 +183,7 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
         "pass_mark": question_set.pass_mark, "max_attempts": question_set.max_attempts,
     }
     materials = _course_materials(course, request)
+    answered = selectors.question_answer_counts(question_set=question_set)
     set_form = QuestionSetForm(request.POST if "save_set" in request.POST else None, initial=initial)
     question_form = QuestionForm(request.POST if "add_question" in request.POST else None, materials=materials)
     if "save_set" in request.POST and set_form.is_valid():
@@ -180,13 +193,17 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
     if "add_question" in request.POST and question_form.is_valid():
         data = question_form.cleaned_data
         image = next((m for m in materials if m.pk == data.get("image")), None)
-        services.question_add(
-            by=request.user, question_set=question_set, kind=data["kind"], prompt=data["prompt"],
-            points=data["points"], image=image, model_answer=data["model_answer"],
-            options=question_form.option_drafts(),
-        )
-        messages.success(request, _("Question added."))
-        return HttpResponseRedirect(request.path + "#add-question", status=303)
+        try:
+            services.question_add(
+                by=request.user, question_set=question_set, kind=data["kind"], prompt=data["prompt"],
+                points=data["points"], image=image, model_answer=data["model_answer"],
+                options=question_form.option_drafts(),
+            )
+        except InvalidRequest as error:  # shown on the form, with what was typed kept
+            question_form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Question added."))
+            return HttpResponseRedirect(request.path + "#add-question", status=303)
     return render(
         request,
         "assessment/edit.html",
@@ -195,9 +212,92 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
             "question_set": question_set,
             "set_form": set_form,
             "question_form": question_form,
-            "questions": selectors.question_set_questions(user=request.user, question_set=question_set),
+            "questions": [
+                (view, answered.get(view.question.pk, 0))
+                for view in selectors.question_set_questions(user=request.user, question_set=question_set)
+            ],
+            # After a move (a plain form post), focus goes back to the moved question's button.
+            "moved": _int_or_none(request.GET.get("moved")),
+            "moved_direction": request.GET.get("direction", ""),
         },
         status=400 if (set_form.errors or question_form.errors) else 200,
+    )
+
+
+@login_required
+@_refusals
+def question_edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int, question_id: int) -> HttpResponse:
+    """Edit one question where it is in the set (saved as a new version; see `question_update`)."""
+    question_set = _set_in_course(request, course_id, set_id)
+    course = question_set.module.course
+    selectors.require_faculty(user=request.user, course=course)
+    question = get_object_or_404(Question, pk=question_id, question_set=question_set, retired_at__isnull=True)
+    materials = _course_materials(course, request)
+    form = QuestionForm.for_question(question, request.POST if request.method == "POST" else None, materials=materials)
+    edit: services.QuestionEdit | None = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        image = next((m for m in materials if m.pk == data.get("image")), None)
+        if data.get("image") and image is None and data.get("image") == question.image_id:
+            image = question.image  # kept as it was, even if no longer among the course's materials
+        try:
+            edit = services.question_update(
+                by=request.user, question=question, kind=data["kind"], prompt=data["prompt"], points=data["points"],
+                image=image, model_answer=data["model_answer"], options=form.option_drafts(),
+            )
+        except InvalidRequest as error:  # shown on the form, with what was typed kept
+            form.add_error(None, error.message)
+    if edit is not None:
+        if not edit.changed:
+            messages.info(request, _("Nothing changed."))
+        elif edit.answered:
+            messages.success(request, ngettext(
+                "Question saved as version %(version)d. The answer given to the earlier version keeps it, "
+                "with its answer key and score.",
+                "Question saved as version %(version)d. The %(n)d answers given to the earlier version keep it, "
+                "with its answer key and score.",
+                edit.answered,
+            ) % {"version": edit.question.version, "n": edit.answered})
+        else:
+            messages.success(request, _("Question saved."))
+        return HttpResponseRedirect(
+            reverse("quiz-edit", args=[course.pk, question_set.pk]) + f"#question-{edit.question.pk}", status=303
+        )
+    return render(
+        request,
+        "assessment/question_edit.html",
+        {
+            "course": course,
+            "question_set": question_set,
+            "question": question,
+            "form": form,
+            "answered": selectors.question_answer_count(question=question),
+            "number": selectors.current_questions(question_set).filter(position__lt=question.position).count() + 1,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@login_required
+@_refusals
+def question_move(request: AuthenticatedHttpRequest, course_id: int, set_id: int, question_id: int) -> HttpResponse:
+    """Move a question one place up or down (POST `direction`: up|down); works as a plain form."""
+    question_set = _set_in_course(request, course_id, set_id)
+    question = get_object_or_404(Question, pk=question_id, question_set=question_set)
+    direction = request.POST.get("direction")
+    try:
+        if direction not in ("up", "down"):
+            raise InvalidRequest(_("Move a question one place up or down."), code="bad_move")
+        services.question_move(by=request.user, question=question, offset=-1 if direction == "up" else 1)
+    except InvalidRequest as error:  # back to the list (this address only takes POSTs)
+        messages.error(request, error.message)
+        return HttpResponseRedirect(reverse("quiz-edit", args=[course_id, set_id]), status=303)
+    messages.success(request, _("Question moved up.") if direction == "up" else _("Question moved down."))
+    # No #fragment: a page opened at a fragment ignores autofocus (HTML's autofocus rules),
+    # and autofocus is what puts the keyboard back on the moved question's button.
+    return HttpResponseRedirect(
+        reverse("quiz-edit", args=[course_id, set_id]) + f"?moved={question.pk}&direction={direction}", status=303
     )
 
 
@@ -206,9 +306,9 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
 @_refusals
 def question_remove(request: AuthenticatedHttpRequest, course_id: int, set_id: int, question_id: int) -> HttpResponse:
     question_set = _set_in_course(request, course_id, set_id)
-    question = get_object_or_404(Question, pk=question_id, question_set=question_set)
+    question = get_object_or_404(Question, pk=question_id, question_set=question_set, retired_at__isnull=True)
     services.question_remove(by=request.user, question=question)
-    messages.success(request, _("Question removed."))
+    messages.success(request, _("Question removed. Attempts that answered it keep their answers and scores."))
     return HttpResponseRedirect(reverse("quiz-edit", args=[course_id, set_id]), status=303)
 
 

@@ -10,6 +10,13 @@ learner starts submitting, and keeps it until the server has answered. The uniqu
 constraint on (user, client_id) is what makes a resent attempt count once, whether it
 comes twice from an offline queue or once from a form and once from a retry.
 
+Questions are versioned (as Moodle does): an edit retires the edited row (`retired_at`)
+with its options and adds the new text as a new row of the same `origin` (its first
+version), at the same position. Answers keep pointing at the version the learner saw,
+so a past attempt is shown and scored against it, never against a later answer key; an
+answer to an older version that arrives late (offline) is marked against that version.
+Removing a question retires it the same way.
+
 Scores are stored in points (`score` of `max_score`); the pass mark is a percentage of
 `max_score`. An attempt with a short answer waits for marking (`status` PENDING) and
 has no pass/fail until faculty marked every short answer in it.
@@ -83,12 +90,24 @@ class Question(models.Model):
     points = models.PositiveSmallIntegerField(_("points"), default=1, validators=[MinValueValidator(1)])
     model_answer = models.TextField(_("model answer (for markers)"), blank=True, max_length=2000)
     position = models.PositiveIntegerField(default=0)
+    #: The first version of this question (null on the first version itself).
+    origin = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    version = models.PositiveSmallIntegerField(default=1)
+    #: Set when a newer version replaced this one or it was removed after being answered:
+    #: kept for the attempts that answered it, no longer asked.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["question_set", "position", "pk"]
+        indexes = [models.Index(fields=["question_set", "retired_at", "position"], name="question_current")]
 
     def __str__(self) -> str:
         return self.prompt[:60]
+
+    @property
+    def lineage(self) -> int:
+        """The id shared by every version of this question (its first version's)."""
+        return self.origin_id or self.pk
 
 
 class AnswerOption(models.Model):

@@ -191,6 +191,16 @@ if (BASE_DIR / "node_modules" / "hls.js" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/hls.js", BASE_DIR / "node_modules" / "hls.js" / "dist"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
+
+def _cloudfront_key() -> bytes | None:
+    """The CloudFront signing key: AWS_CLOUDFRONT_KEY (PEM text) or AWS_CLOUDFRONT_KEY_FILE."""
+    text = os.environ.get("AWS_CLOUDFRONT_KEY", "").replace("\\n", "\n").strip()
+    path = os.environ.get("AWS_CLOUDFRONT_KEY_FILE", "")
+    if not text and path:
+        text = Path(path).read_text().strip()
+    return text.encode() if text else None
+
+
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 if AWS_STORAGE_BUCKET_NAME:
     DEFAULT_FILE_STORAGE_BACKEND = "storages.backends.s3.S3Storage"
@@ -206,6 +216,11 @@ if AWS_STORAGE_BUCKET_NAME:
         "querystring_expire": int(os.environ.get("AWS_QUERYSTRING_EXPIRE", "300")),
         "file_overwrite": False,
         "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE", "path"),
+        # A CDN in front of the bucket (docs/operations.md): URLs on its domain, signed by
+        # django-storages with a CloudFront key pair (the private key as PEM text, or a file).
+        "custom_domain": os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None,
+        "cloudfront_key_id": os.environ.get("AWS_CLOUDFRONT_KEY_ID") or None,
+        "cloudfront_key": _cloudfront_key(),
     }
 else:
     DEFAULT_FILE_STORAGE_BACKEND = "django.core.files.storage.FileSystemStorage"
@@ -330,6 +345,15 @@ MEDIA_CASCADE_HOST = os.environ.get("MEDIA_CASCADE_HOST", "127.0.0.1")
 MEDIA_CASCADE_PORT = int(os.environ.get("MEDIA_CASCADE_PORT", "0"))
 MEDIA_CASCADE_SECRET = os.environ.get("MEDIA_CASCADE_SECRET", "")
 MEDIA_WORKER_SOFT_LIMIT = int(os.environ.get("MEDIA_WORKER_SOFT_LIMIT", "300"))
+# Capacity of the SFU for viewers (people who may not send): past it they are offered the
+# broadcast (sessions/media/placement.py, docs/broadcast.md). A worker carries at most
+# MEDIA_WORKER_HARD_LIMIT participants (about 450 video subscribers fill a core); a session at
+# most MEDIA_SESSION_SFU_CAP on its workers (0: no cap). Speakers are never refused.
+MEDIA_WORKER_HARD_LIMIT = int(os.environ.get("MEDIA_WORKER_HARD_LIMIT", "450"))
+MEDIA_SESSION_SFU_CAP = int(os.environ.get("MEDIA_SESSION_SFU_CAP", "0"))
+# How long the bucket keeps a broadcast's HLS segments (`manage.py broadcast_lifecycle`
+# applies the rule; the session keeps its MP4 recording for good).
+BROADCAST_HLS_KEEP_DAYS = int(os.environ.get("BROADCAST_HLS_KEEP_DAYS", "30"))
 # A recording also stores what it wrote every so many seconds, so a killed worker loses at
 # most that much (sessions/media/recording.py); 0 turns the pieces off.
 # Automatic live captions by the media worker, on this machine (sessions/media/transcription.py):

@@ -2,6 +2,8 @@
 
 - `annotation.stroke` `{deck_id, page, tool, color, width, d}` → event `annotation.stroke`
 - `annotation.erase` `{stroke}` → event `annotation.erased`
+- `annotation.undo` `{deck_id, page}` (one's newest stroke there) or `{stroke}` (one's own;
+  the host any) → event `annotation.undone`
 - `annotation.clear` `{deck_id, page}` → event `annotation.cleared`
 - `annotation.pen` `{user_id, pen}` (host) → event `annotation.pen`
 - `annotation.pointer` `{x, y}` → ephemeral `annotation.pointer` (not stored; -1, -1 hides)
@@ -63,6 +65,19 @@ async def annotation_stroke(ctx: RoomContext, message: dict[str, Any]) -> None:
 async def annotation_erase(ctx: RoomContext, message: dict[str, Any]) -> None:
     def write() -> int | None:
         return services.stroke_erase(session=ctx.session, user=ctx.user, stroke_id=message["stroke"], client_id=ctx.client_id or "")
+
+    ctx.seq = await db_parallel(write)()
+
+
+@room_message("annotation.undo", fields={
+    "deck_id": Field("int", required=False), "page": Field("int", required=False), "stroke": Field("int", required=False),
+}, bucket="annotation")
+async def annotation_undo(ctx: RoomContext, message: dict[str, Any]) -> None:
+    """Take back one's newest stroke on a page, or a named stroke (one's own; the host any)."""
+
+    def write() -> int | None:
+        return services.stroke_undo(session=ctx.session, user=ctx.user, role=ctx.role, stroke_id=message["stroke"],
+                                    deck_id=message["deck_id"], page=message["page"], client_id=ctx.client_id or "")
 
     ctx.seq = await db_parallel(write)()
 

@@ -3,8 +3,9 @@
 Why no table of its own: every stroke, erasure and clearing is a room event (the room
 stores and delivers them already, numbered and idempotent), so a page's annotations are
 its events replayed in order: strokes since the page was last cleared, less those
-erased. The stroke's id is its event's sequence number. Who holds the pen is replayed
-the same way from `annotation.pen` events.
+erased or undone. The stroke's id is its event's sequence number. Who holds the pen is
+replayed the same way from `annotation.pen` events. A library image on screen is a deck
+of one page (sessions/slides), so it is annotated, replayed and recorded the same way.
 
 Who may draw: whoever may present slides (the host, presenters, whoever has the floor;
 everyone in a peer session; slides.selectors.slides_may_present) and anyone the host
@@ -25,7 +26,9 @@ from sessions.models import LiveSession, Participant, RoomEvent, SessionKind, Sl
 
 from .codec import GRID, decode
 
-PAGE_EVENTS = ("annotation.stroke", "annotation.erased", "annotation.cleared")
+PAGE_EVENTS = ("annotation.stroke", "annotation.erased", "annotation.undone", "annotation.cleared")
+#: Events that take one stroke away (the eraser, and the drawer's undo).
+REMOVING_EVENTS = ("annotation.erased", "annotation.undone")
 #: Palette: name -> colour. A stroke names one; nothing else can be drawn.
 COLOURS: dict[str, str] = {
     "red": "#d62728", "blue": "#1f5fbf", "green": "#1a7f37", "yellow": "#f2c200", "black": "#111111", "white": "#ffffff",
@@ -82,7 +85,7 @@ def _replay(rows: list[tuple[int, str, dict[str, Any]]]) -> dict[tuple[int, int]
         strokes = pages.setdefault(key, {})
         if kind == "annotation.stroke":
             strokes[seq] = stroke_public(seq, payload)
-        elif kind == "annotation.erased":
+        elif kind in REMOVING_EVENTS:
             strokes.pop(int(payload.get("stroke", 0)), None)
         elif kind == "annotation.cleared":
             strokes.clear()

@@ -1,4 +1,4 @@
-"""Writes of annotation: strokes, erasing, clearing a page, handing the pen, the pointer.
+"""Writes of annotation: strokes, undo, erasing, clearing a page, handing the pen, the pointer.
 
 Every write is one room event (events.room_event_emit), stored and delivered to the room
 in one step, so a late joiner, a reconnecting client and the room record all read the
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 room_event_type("annotation.stroke", deck_id=int, page=int, tool=str, color=str, width=int, d=str, by=int)
 room_event_type("annotation.erased", deck_id=int, page=int, stroke=int, by=int)
+room_event_type("annotation.undone", deck_id=int, page=int, stroke=int, by=int)
 room_event_type("annotation.cleared", deck_id=int, page=int, by=int)
 room_event_type("annotation.pen", user_id=int, pen=bool, by=int)
 
@@ -82,6 +83,20 @@ def stroke_add(
     )
 
 
+def _stroke_payload(session: LiveSession, stroke_id: int) -> dict:
+    """The stored stroke event's payload (`unknown_stroke` when the room has none of that number)."""
+    stroke = RoomEvent.objects.filter(session=session, seq=stroke_id, type="annotation.stroke").values_list("payload", flat=True).first()
+    if stroke is None:
+        raise InvalidRequest(_("There is no such stroke."), "unknown_stroke")
+    return stroke
+
+
+def _still_drawn(session: LiveSession, deck_id: int, page: int, stroke_id: int) -> bool:
+    """Whether the stroke is still on the page (not erased, undone or cleared): taking it
+    away twice is a no-op, not a second event."""
+    return any(s["id"] == stroke_id for s in selectors.page_strokes(session_id=session.pk, deck_id=deck_id, page=page))
+
+
 def stroke_erase(*, session: LiveSession, user: User, stroke_id: int, client_id: str = "") -> int | None:
     """Erase one stroke of the page on screen (anyone who may draw). None if already gone.
 
@@ -91,15 +106,61 @@ def stroke_erase(*, session: LiveSession, user: User, stroke_id: int, client_id:
     stored = _already_stored(session_id=session.pk, user=user, client_id=client_id)
     if stored is not None:
         return stored
-    stroke = RoomEvent.objects.filter(session=session, seq=stroke_id, type="annotation.stroke").values_list("payload", flat=True).first()
-    if stroke is None:
-        raise InvalidRequest(_("There is no such stroke."), "unknown_stroke")
+    stroke = _stroke_payload(session, stroke_id)
     deck_id, page = int(stroke["deck_id"]), int(stroke["page"])
     _on_screen(session, deck_id, page)
-    if not any(s["id"] == stroke_id for s in selectors.page_strokes(session_id=session.pk, deck_id=deck_id, page=page)):
+    if not _still_drawn(session, deck_id, page, stroke_id):
         return None
     return room_event_emit(
         session_id=session.pk, type="annotation.erased",
+        payload={"deck_id": deck_id, "page": page, "stroke": stroke_id, "by": user.pk}, actor_id=user.pk, client_id=client_id,
+    )
+
+
+def stroke_undo(
+    *, session: LiveSession, user: User, role: str, stroke_id: int | None = None, deck_id: int | None = None,
+    page: int | None = None, client_id: str = "",
+) -> int | None:
+    """Take back a stroke of the page on screen (Undo). Returns the event's number; None
+    when there is nothing to take back (already gone, or none of yours on that page).
+
+    With `deck_id` and `page`: the requester's newest stroke on that page. The server
+    picks it, not the client, because a socket's messages are handled in order: an Undo
+    sent right after a stroke, before that stroke's event came back, takes back that
+    stroke and not the one before. With `stroke_id`: that stroke, which must be the
+    requester's (the host and moderators may take back anyone's).
+
+    Why an event of its own rather than `annotation.erased`: erasing is open to anyone
+    who may draw, undoing is the drawer's, and the record can tell a stroke taken back
+    from one rubbed out. A late joiner and the room record never see an undone stroke
+    (selectors.py replays it away). Refusals: `forbidden` (may not draw),
+    `not_your_stroke`, `unknown_stroke`, `slides_not_open`, `not_on_screen`, `wrong_field`
+    (neither a stroke nor a page named).
+    """
+    selectors.annotation_require_pen(session=session, user=user)
+    stored = _already_stored(session_id=session.pk, user=user, client_id=client_id)
+    if stored is not None:
+        return stored
+    if stroke_id is None:
+        if deck_id is None or page is None:
+            raise InvalidRequest(_("Name the stroke, or the page whose last stroke to undo."), "wrong_field")
+        _on_screen(session, deck_id, page)
+        mine = [s["id"] for s in selectors.page_strokes(session_id=session.pk, deck_id=deck_id, page=page)
+                if s.get("by") == user.pk]
+        if not mine:
+            return None
+        stroke_id = mine[-1]
+    else:
+        stroke = _stroke_payload(session, stroke_id)
+        moderator = session.host_id == user.pk or "moderate" in role_permissions(role)
+        if int(stroke.get("by", 0)) != user.pk and not moderator:
+            raise PermissionRefused(_("You can only undo your own strokes."), "not_your_stroke")
+        deck_id, page = int(stroke["deck_id"]), int(stroke["page"])
+        _on_screen(session, deck_id, page)
+        if not _still_drawn(session, deck_id, page, stroke_id):
+            return None
+    return room_event_emit(
+        session_id=session.pk, type="annotation.undone",
         payload={"deck_id": deck_id, "page": page, "stroke": stroke_id, "by": user.pk}, actor_id=user.pk, client_id=client_id,
     )
 

@@ -5,7 +5,10 @@ Main room, host and co-hosts only (the services check it; docs/protocol.md, "Bre
 - `breakouts.move` `{user_id, group_id}` (group_id 0: no group), before or while open;
 - `breakouts.open` `{minutes}`: open every group of the split for that long;
 - `breakouts.broadcast` `{text}`: a message to the main room and every group;
-- `breakouts.close`: close them all now (they also close by themselves when the time is up).
+- `breakouts.close`: close them all now (they also close by themselves when the time is up:
+  every room process keeps the deadline, `register_deadlines` below);
+- `breakouts.get` (anyone in a main room): the whole plan, answered to this socket only
+  (`breakouts.state`), for a client that missed a version of it.
 Snapshot parts: `breakouts` in main rooms (the plan, `now` for the countdown, whether
 this person may manage), `breakout` in a group's room (the group, its main room, `now`).
 Group rooms admit only their members, the host and co-hosts (`selectors.breakout_refusal`).
@@ -13,18 +16,19 @@ Group rooms admit only their members, the host and co-hosts (`selectors.breakout
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from server.people.errors import InvalidRequest
 from server.people.models import User
 from sessions.models import BreakoutMember, LiveSession, SessionKind
 from sessions.room.fanout import db_parallel
 from sessions.room.protocol import Field
-from sessions.room.registry import RoomContext, register_snapshot_part, room_message
+from sessions.room.registry import RoomContext, register_deadlines, register_snapshot_part, room_message
 from sessions.room.selectors import register_refusal_reason, register_role_resolver, room_moderator_ids
 
 from . import selectors, services
@@ -33,18 +37,18 @@ logger = logging.getLogger(__name__)
 
 register_role_resolver(SessionKind.BREAKOUT, selectors.breakout_room_role)
 register_refusal_reason(SessionKind.BREAKOUT, selectors.breakout_refusal)
-
-#: Timers that close groups when their time is up (kept so they are not collected).
-_TIMERS: set[asyncio.Task[None]] = set()
+# Groups close at their deadline (stored in BreakoutGroup.closes_at) whichever process
+# opened them or died since: every room process reads the deadlines due soon.
+register_deadlines("breakouts", upcoming=services.breakouts_deadlines, run=services.breakouts_deadline_run)
 
 
 def _main_part(session: LiveSession, user: User) -> dict[str, Any]:
     services.breakouts_close_due(session_id=session.pk)  # a join after the time is up closes them
     manager = user.pk == session.host_id or user.pk in room_moderator_ids(session_id=session.pk)
-    # Attendees get the plan as the last `breakouts.changed` event carried it (one indexed
-    # read: 300 people coming back at once must not each rebuild it); hosts get it fresh,
-    # with the people who joined since (to move them into groups).
-    plan = selectors.breakout_plan(session=session) if manager else selectors.breakout_plan_sent(session=session)
+    # Attendees share one build of the plan per version (300 people coming back at once
+    # must not each rebuild it); hosts get it fresh, with the people who joined since (to
+    # move them into groups).
+    plan = selectors.breakout_plan(session=session) if manager else selectors.breakout_plan_shared(session=session)
     return {**plan, "now": timezone.now().isoformat(), "can_manage": manager}
 
 
@@ -98,7 +102,6 @@ async def breakouts_move(ctx: RoomContext, message: dict[str, Any]) -> None:
 @room_message("breakouts.open", fields={"minutes": Field("int")})
 async def breakouts_open(ctx: RoomContext, message: dict[str, Any]) -> None:
     ctx.seq = await db_parallel(services.breakouts_open)(by=ctx.user, session=ctx.session, minutes=message["minutes"])
-    _close_later(ctx.session.pk, message["minutes"] * 60)
 
 
 @room_message("breakouts.broadcast", fields={"text": Field("str", max_length=services.MAX_MESSAGE_CHARS)})
@@ -111,20 +114,9 @@ async def breakouts_close(ctx: RoomContext, message: dict[str, Any]) -> None:
     ctx.seq = await db_parallel(services.breakouts_close)(by=ctx.user, session=ctx.session)
 
 
-def _close_later(session_id: int, seconds: float) -> None:
-    """Close the groups when their time is up, from the process that opened them.
-
-    If that process restarts first, the next join of the main room closes them
-    (`_main_part`), and group clients whose countdown ended reconnect to the main room.
-    """
-
-    async def later() -> None:
-        await asyncio.sleep(seconds + 0.5)
-        try:
-            await db_parallel(services.breakouts_close_due)(session_id=session_id)
-        except Exception:
-            logger.exception("session %s: closing breakout groups on time failed", session_id)
-
-    task = asyncio.get_running_loop().create_task(later())
-    _TIMERS.add(task)
-    task.add_done_callback(_TIMERS.discard)
+@room_message("breakouts.get")
+async def breakouts_get(ctx: RoomContext, message: dict[str, Any]) -> None:
+    if ctx.session.kind not in services.SPLITTABLE_KINDS:
+        raise InvalidRequest(_("This session cannot be split into breakout groups."), code="not_splittable")
+    plan = await db_parallel(_main_part)(ctx.session, ctx.user)
+    await ctx.reply({"type": "breakouts.state", "id": ctx.client_id, "plan": plan})

@@ -3,10 +3,15 @@
 Group rooms are `LiveSession`s of kind "breakout"; `breakout_room_role` decides who
 enters one (registered with the room as that kind's role resolver), and
 `breakout_refusal` says why someone may not, so the socket closes with a clear message.
+
+The plan (`breakout_plan`) is the whole state at a `version`; the room's events carry
+only changes to it (services.py). Attendees joining at once share one build of it per
+version per process (`breakout_plan_shared`).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.db.models import Prefetch
@@ -14,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from server.people.models import Membership, User
-from sessions.models import BreakoutGroup, BreakoutMember, LiveSession, Participant, RoomEvent
+from sessions.models import BreakoutGroup, BreakoutMember, BreakoutPlanVersion, LiveSession, Participant
 from sessions.room.registry import ROLE_PERMISSIONS
 from sessions.room.selectors import room_moderator_ids, school_and_country
 
@@ -31,6 +36,17 @@ def _users(ids: list[int]) -> dict[int, User]:
         Prefetch("memberships", queryset=Membership.objects.select_related("institution"))
     )
     return {user.pk: user for user in users}
+
+
+def person_cards(ids: list[int]) -> list[dict[str, Any]]:
+    """Name, school and country of these people (what a move event carries about the person moved)."""
+    users = _users(ids)
+    return [_card(users[user_id]) for user_id in ids if user_id in users]
+
+
+def breakout_plan_version(*, session_id: int) -> int:
+    """The version of the session's plan (0 before any split)."""
+    return BreakoutPlanVersion.objects.filter(pk=session_id).values_list("version", flat=True).first() or 0
 
 
 def split_candidate_ids(*, session: LiveSession) -> list[int]:
@@ -61,18 +77,24 @@ def _latest(session_id: int) -> list[BreakoutGroup]:
     return list(BreakoutGroup.objects.filter(parent_id=session_id, split=split).order_by("number"))
 
 
-def breakout_plan(*, session: LiveSession) -> dict[str, Any]:
-    """The latest split as the main room shows it: groups, members, timing, reports.
+def breakout_plan(*, session: LiveSession, with_candidates: bool = True) -> dict[str, Any]:
+    """The latest split as the main room shows it: groups, members, timing, reports, version.
 
-    state: "none" (never split), "ready" (split, not open), "open", "closed".
+    state: "none" (never split), "ready" (split, not open), "open", "closed". The version
+    is read first, so the plan is at least as new as it says (changes are idempotent: a
+    client applying one it already has loses nothing). `with_candidates` (the host's
+    view) lists the people in the room not in any group as `unassigned`; without it, only
+    nobody (attendees do not show that list).
     """
+    version = breakout_plan_version(session_id=session.pk)
     groups = _latest(session.pk)
     if not groups:
-        return {"split": 0, "state": "none", "opened_at": None, "closes_at": None, "groups": [], "unassigned": []}
+        return {"version": version, "split": 0, "state": "none", "opened_at": None, "closes_at": None,
+                "groups": [], "unassigned": []}
     first = groups[0]
     state = "closed" if first.closed_at else "open" if first.opened_at else "ready"
     members = list(BreakoutMember.objects.filter(group__in=groups).values_list("group_id", "user_id"))
-    candidates = split_candidate_ids(session=session) if state != "closed" else []
+    candidates = split_candidate_ids(session=session) if state != "closed" and with_candidates else []
     assigned = {user_id for _, user_id in members}
     users = _users(sorted(assigned | set(candidates)))
     by_group: dict[int, list[dict[str, Any]]] = {group.pk: [] for group in groups}
@@ -80,6 +102,7 @@ def breakout_plan(*, session: LiveSession) -> dict[str, Any]:
         if user_id in users:
             by_group[group_id].append(_card(users[user_id]))
     return {
+        "version": version,
         "split": first.split,
         "state": state,
         "opened_at": first.opened_at.isoformat() if first.opened_at else None,
@@ -100,14 +123,29 @@ def breakout_plan(*, session: LiveSession) -> dict[str, Any]:
     }
 
 
-def breakout_plan_sent(*, session: LiveSession) -> dict[str, Any]:
-    """The plan as the main room last received it (the latest `breakouts.changed` event)."""
-    payload = RoomEvent.objects.filter(session=session, type="breakouts.changed").order_by("-seq").values_list(
-        "payload", flat=True
-    ).first()
-    if not payload:
-        return {"split": 0, "state": "none", "opened_at": None, "closes_at": None, "groups": [], "unassigned": []}
-    return {key: value for key, value in payload.items() if key != "at"}
+_SHARED: dict[int, dict[str, Any]] = {}
+_SHARED_LOCK = threading.Lock()
+_SHARED_ROOMS = 500
+
+
+def breakout_plan_shared(*, session: LiveSession) -> dict[str, Any]:
+    """The plan as attendees see it, built once per version in this process (do not change it).
+
+    Why: 300 people coming back from their groups at once each need the plan in their
+    snapshot; rebuilding it per joiner costs a few queries and a card per person each.
+    The version (one primary-key read) says whether the last build is still the plan.
+    """
+    version = breakout_plan_version(session_id=session.pk)
+    with _SHARED_LOCK:
+        cached = _SHARED.get(session.pk)
+    if cached is not None and cached["version"] == version:
+        return cached
+    plan = breakout_plan(session=session, with_candidates=False)
+    with _SHARED_LOCK:
+        if len(_SHARED) >= _SHARED_ROOMS:
+            _SHARED.pop(next(iter(_SHARED)))
+        _SHARED[session.pk] = plan
+    return plan
 
 
 def breakout_of_room(*, session: LiveSession) -> BreakoutGroup | None:

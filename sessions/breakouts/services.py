@@ -2,12 +2,16 @@
 changes rows and emits its room events in one transaction (sessions/room/events.py).
 
 Who manages groups: the main session's host and the room's moderators (co-hosts). The
-main room sees the whole plan as one event, `breakouts.changed` (a split of 300 people is
-about 15 KB, well under the 64 KiB frame): clients find their own group in it, so a move
-is one event, not one per person. A group's room gets `breakout.message` (the host's
-broadcast), `breakout.moved` (only to the person moved out while open) and
-`breakout.closed` followed by `room.ended` (every socket closes; the page goes back to
-the main room). docs/protocol.md, "Breakout groups".
+main room sees each change of the plan as one event, `breakouts.changed`, carrying only
+what changed (who moved where, which group changed) and a version: a move is about 430
+bytes whatever the size of the room, where the whole plan was 26 KB at 300 people, 57 KB
+at 700 and 82 KB (over 64 KiB) at 1,000 (bench/breakouts.py, docs/benchmarks.md). A
+client applies a change whose `base_version` is the version it holds and otherwise asks
+for the whole plan (`breakouts.get`). A new split carries the new assignment as ids
+(about 6 bytes a person), not each person's name, school and country. A group's room
+gets `breakout.message` (the host's broadcast), `breakout.moved` (only to the person
+moved out while open) and `breakout.closed` followed by `room.ended` (every socket
+closes; the page goes back to the main room). docs/protocol.md, "Breakout groups".
 
 All functions are synchronous and take keyword-only arguments, as in sessions/room/services.py.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -28,6 +33,7 @@ from sessions.models import (
     Audience,
     BreakoutGroup,
     BreakoutMember,
+    BreakoutPlanVersion,
     LiveSession,
     Participant,
     PeerNotes,
@@ -39,7 +45,7 @@ from sessions.room.events import Nullable, room_event_emit, room_event_type
 from sessions.room.selectors import room_moderator_ids
 
 from . import mixing
-from .selectors import breakout_plan, people_for_split
+from .selectors import people_for_split, person_cards
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +58,8 @@ MAX_MESSAGE_CHARS = 500
 #: Kinds of session that can be split (not consults, not a group itself).
 SPLITTABLE_KINDS = (SessionKind.CASE_CONFERENCE, SessionKind.LECTURE, SessionKind.PEER)
 
-room_event_type("breakouts.changed", split=int, state=str, opened_at=(str, Nullable), closes_at=(str, Nullable),
-                at=str, groups=list, unassigned=list)
+room_event_type("breakouts.changed", version=int, base_version=int, split=int, state=str, opened_at=(str, Nullable),
+                closes_at=(str, Nullable), at=str, replace=bool, groups=list, unassigned=list, moves=list, people=list)
 room_event_type("breakout.message", text=str, by=dict, at=str)
 room_event_type("breakout.moved", user_id=int, url=str, at=str)
 room_event_type("breakout.closed", return_url=str, at=str)
@@ -88,10 +94,39 @@ def _current(session: LiveSession, *, lock: bool = False) -> list[BreakoutGroup]
     return list(rows)
 
 
-def _emit_plan(session: LiveSession, by: User | None) -> int:
-    plan = breakout_plan(session=session)
-    payload = {key: plan[key] for key in ("split", "state", "opened_at", "closes_at", "groups", "unassigned")}
-    payload["at"] = timezone.now().isoformat()
+def _plan_lock(session: LiveSession) -> BreakoutPlanVersion:
+    """Lock the session's plan (taken first by every change, so changes have one order)."""
+    BreakoutPlanVersion.objects.get_or_create(session=session)
+    return BreakoutPlanVersion.objects.select_for_update().get(pk=session.pk)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _emit_change(
+    session: LiveSession, by: User | None, plan: BreakoutPlanVersion, current: list[BreakoutGroup], *,
+    replace: bool = False, groups: list[dict[str, Any]] | None = None, unassigned: list[int] | None = None,
+    moves: list[list[int]] | None = None, people: list[dict[str, Any]] | None = None,
+) -> int:
+    """Emit one `breakouts.changed`: the split's state and timing, and only what changed.
+
+    `replace`: `groups` (each with `members`, user ids) and `unassigned` are the whole new
+    assignment (a new split); otherwise `groups` holds changed fields of some groups (by
+    `id`), `moves` [[user id, group id or 0]], `people` the cards of the people moved.
+    Call inside the transaction that holds `plan` locked, after the change.
+    """
+    first = current[0]
+    state = "closed" if first.closed_at else "open" if first.opened_at else "ready"
+    base = plan.version
+    plan.version = base + 1
+    plan.save(update_fields=["version"])
+    payload = {
+        "version": plan.version, "base_version": base, "split": first.split, "state": state,
+        "opened_at": _iso(first.opened_at), "closes_at": _iso(first.closes_at), "at": timezone.now().isoformat(),
+        "replace": replace, "groups": groups or [], "unassigned": unassigned or [], "moves": moves or [],
+        "people": people or [],
+    }
     return room_event_emit(session_id=session.pk, type="breakouts.changed", payload=payload,
                            actor_id=by.pk if by else None)
 
@@ -130,6 +165,7 @@ def breakouts_split(
     now = timezone.now()
     with transaction.atomic():
         LiveSession.objects.select_for_update(no_key=True).filter(pk=session.pk).first()  # one split at a time (no key: room events still reference it)
+        version = _plan_lock(session)
         current = _current(session, lock=True)
         if any(group.opened_at and not group.closed_at for group in current):
             raise InvalidRequest(_("Close the open groups first."), code="groups_open")
@@ -158,20 +194,31 @@ def breakouts_split(
             BreakoutMember(group=group, user_id=user_id, parent=session, split=split, added_at=now)
             for group, ids in zip(rows, plan, strict=True) for user_id in ids
         ])
-        seq = _emit_plan(session, by)
+        assigned = {user_id for ids in plan for user_id in ids}
+        seq = _emit_change(
+            session, by, version, rows, replace=True,
+            groups=[
+                {"id": group.pk, "number": group.number, "name": group.name, "url": reverse("room:room", args=[group.room_id]),
+                 "members": list(ids), "report": ""}
+                for group, ids in zip(rows, plan, strict=True)
+            ],
+            unassigned=[person.id for person in people if person.id not in assigned],
+        )
     logger.info("session %s: split %s into %d groups (%s) by user %s", session.pk, split, len(plan), mode, by.pk)
     return seq
 
 
-def breakout_move(*, by: User, session: LiveSession, user_id: int, group_id: int | None) -> int:
+def breakout_move(*, by: User, session: LiveSession, user_id: int, group_id: int | None) -> int | None:
     """Put person `user_id` in group `group_id` (None: in no group), before or while groups are open.
 
     While open, the person's page follows: the main room's plan names their new group, and
-    the old group's room tells them (`breakout.moved`) where to go.
+    the old group's room tells them (`breakout.moved`) where to go. Returns the event's
+    number, or None when the person is already there (nothing is stored).
     """
     _main_session(session)
     _manager(session=session, user=by)
     with transaction.atomic():
+        version = _plan_lock(session)
         current = _current(session, lock=True)
         if not current or any(group.closed_at for group in current):
             raise InvalidRequest(_("Split the room into groups first."), code="no_groups")
@@ -184,14 +231,14 @@ def breakout_move(*, by: User, session: LiveSession, user_id: int, group_id: int
         member = BreakoutMember.objects.filter(parent=session, split=split, user_id=user_id).select_related("group").first()
         old = member.group if member else None
         if (old.pk if old else None) == group_id:
-            return _emit_plan(session, by)
+            return None
         if group_id is None:
             BreakoutMember.objects.filter(parent=session, split=split, user_id=user_id).delete()
         elif member is not None:
             BreakoutMember.objects.filter(pk=member.pk).update(group_id=group_id, added_at=timezone.now())
         else:
             BreakoutMember.objects.create(group_id=group_id, user_id=user_id, parent=session, split=split)
-        seq = _emit_plan(session, by)
+        seq = _emit_change(session, by, version, current, moves=[[user_id, group_id or 0]], people=person_cards([user_id]))
         if old is not None and old.opened_at is not None:
             target = by_id[group_id].room_id if group_id is not None else session.pk
             room_event_emit(
@@ -214,6 +261,7 @@ def breakouts_open(*, by: User, session: LiveSession, minutes: int) -> int:
     now = timezone.now()
     closes_at = now + dt.timedelta(minutes=minutes)
     with transaction.atomic():
+        version = _plan_lock(session)
         current = _current(session, lock=True)
         if not current or any(group.closed_at for group in current):
             raise InvalidRequest(_("Split the room into groups first."), code="no_groups")
@@ -221,13 +269,15 @@ def breakouts_open(*, by: User, session: LiveSession, minutes: int) -> int:
             raise InvalidRequest(_("The groups are already open."), code="groups_open")
         ids = [group.pk for group in current]
         BreakoutGroup.objects.filter(pk__in=ids).update(opened_at=now, closes_at=closes_at)
+        for group in current:
+            group.opened_at, group.closes_at = now, closes_at
         LiveSession.objects.filter(pk__in=[group.room_id for group in current]).update(
             status=SessionStatus.LIVE, starts_at=now, ends_at=max(closes_at, now + dt.timedelta(minutes=5)) + dt.timedelta(minutes=30),
         )
         RoomState.objects.bulk_create(
             [RoomState(session_id=group.room_id, started_at=now) for group in current], ignore_conflicts=True,
         )
-        seq = _emit_plan(session, by)
+        seq = _emit_change(session, by, version, current)
     logger.info("session %s: %d groups opened for %d min by user %s", session.pk, len(current), minutes, by.pk)
     return seq
 
@@ -258,6 +308,9 @@ def breakouts_close(*, by: User | None, session: LiveSession) -> int | None:
     Each group's shared notes are kept as its report for the main room; each group room
     ends (its sockets close, its page goes back to the main room). Returns the sequence
     number of `breakouts.changed`, or None when nothing was open (closing twice is harmless).
+
+    Exactly once: every room process's timer may call this at the deadline; the plan's
+    row lock lets one in, and the others then find the groups closed.
     """
     if by is not None:
         _main_session(session)
@@ -265,6 +318,7 @@ def breakouts_close(*, by: User | None, session: LiveSession) -> int | None:
     now = timezone.now()
     back = reverse("room:room", args=[session.pk])
     with transaction.atomic():
+        version = _plan_lock(session)
         current = [group for group in _current(session, lock=True) if group.opened_at and not group.closed_at]
         if not current:
             return None
@@ -280,13 +334,15 @@ def breakouts_close(*, by: User | None, session: LiveSession) -> int | None:
             room_event_emit(session_id=room, type="breakout.closed", payload={"return_url": back, "at": now.isoformat()},
                             actor_id=by.pk if by else None)
             room_event_emit(session_id=room, type="room.ended", payload={}, actor_id=by.pk if by else None)
-        seq = _emit_plan(session, by)
+        seq = _emit_change(session, by, version, current,
+                           groups=[{"id": group.pk, "report": group.report} for group in current])
     logger.info("session %s: %d groups closed by %s", session.pk, len(current), f"user {by.pk}" if by else "the timer")
     return seq
 
 
 def breakouts_close_due(*, session_id: int, now: dt.datetime | None = None) -> int | None:
-    """Close the session's groups if their time is up (the timer, and any join after it)."""
+    """Close the session's groups if their time is up (every room process's timer at the
+    deadline, sessions/room/fanout.py; and any join of the main room after it)."""
     now = now or timezone.now()
     due = BreakoutGroup.objects.filter(
         parent_id=session_id, opened_at__isnull=False, closed_at__isnull=True, closes_at__lte=now
@@ -295,3 +351,22 @@ def breakouts_close_due(*, session_id: int, now: dt.datetime | None = None) -> i
         return None
     session = LiveSession.objects.get(pk=session_id)
     return breakouts_close(by=None, session=session)
+
+
+def breakouts_deadlines(*, before: dt.datetime) -> list[tuple[str, dt.datetime]]:
+    """Main sessions whose open groups close before `before`: [(session id, closes_at)].
+
+    Read by every room process every few seconds (registry.register_deadlines): one
+    lookup in an index of open groups only.
+    """
+    due: dict[int, dt.datetime] = {}
+    rows = BreakoutGroup.objects.filter(closed_at__isnull=True, closes_at__isnull=False, closes_at__lte=before)
+    for parent_id, closes_at in rows.values_list("parent_id", "closes_at"):
+        if closes_at is not None:
+            due[parent_id] = min(closes_at, due.get(parent_id, closes_at))
+    return [(str(parent_id), closes_at) for parent_id, closes_at in due.items()]
+
+
+def breakouts_deadline_run(*, key: str) -> int | None:
+    """A room process's timer says session `key`'s groups are due to close."""
+    return breakouts_close_due(session_id=int(key))

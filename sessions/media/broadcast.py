@@ -23,6 +23,14 @@ the room and rewrites the playlist with presigned segment URLs.
 The playlists keep every segment (`EXT-X-PLAYLIST-TYPE:EVENT`); when the broadcast stops
 they are closed with `#EXT-X-ENDLIST` and the master playlist becomes the session's
 recording (video on demand): one encode for live and replay.
+
+Handover (a drained or dead worker): the broadcast is not stopped but continued by the
+session's next primary worker in the *same* folder: it reads the stored playlists, numbers
+its segments after the last one stored, and appends them after an `#EXT-X-DISCONTINUITY`
+(the encoder's clock starts again), so the media sequence goes on and players keep
+playing (`continue_from`). The recording made at the end covers every part: segments
+this worker does not have on disk are read back from storage, and the parts' timestamps
+are joined end to end (`recording_remux`), still without a second encode.
 """
 
 from __future__ import annotations
@@ -148,12 +156,58 @@ def playlist_segments(text: str) -> list[str]:
     return [line for line in text.splitlines() if _SEGMENT_LINE.match(line.strip())]
 
 
-class _Uploader:
-    """Copies what the muxers finished into storage: segments first, then each playlist."""
+_SEGMENT_NUMBER = re.compile(r"^seg-(\d{6})\.ts$")
 
-    def __init__(self, local: str, folder: str) -> None:
+
+def playlist_next_number(texts: list[str]) -> int:
+    """The first segment number after every segment the playlists name (0 for none)."""
+    numbers = [int(m.group(1)) for text in texts for name in playlist_segments(text)
+               if (m := _SEGMENT_NUMBER.match(name))]
+    return max(numbers) + 1 if numbers else 0
+
+
+def playlist_continued(previous: str, current: str) -> str:
+    """`previous` (a stored media playlist, still open) followed by the segments of `current`.
+
+    One `#EXT-X-DISCONTINUITY` between them (a new encoder: timestamps start again), the
+    media sequence of `previous` kept, the larger target duration of the two.
+    """
+    head_end = previous.find("#EXTINF")
+    body_start = current.find("#EXTINF")
+    if body_start < 0:
+        return previous
+    old = previous.replace("#EXT-X-ENDLIST", "").rstrip("\n")
+    durations = [int(line.split(":", 1)[1]) for text in (previous, current) for line in text.splitlines()
+                 if line.startswith("#EXT-X-TARGETDURATION:") and line.split(":", 1)[1].strip().isdigit()]
+    if durations and head_end >= 0:
+        head = re.sub(r"#EXT-X-TARGETDURATION:\d+", f"#EXT-X-TARGETDURATION:{max(durations)}", old[:head_end], count=1)
+        old = head + old[head_end:]
+    return f"{old}\n#EXT-X-DISCONTINUITY\n{current[body_start:]}"
+
+
+def playlist_parts(text: str) -> list[list[str]]:
+    """The segments of a media playlist in its parts (split at each discontinuity)."""
+    parts: list[list[str]] = [[]]
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped == "#EXT-X-DISCONTINUITY" and parts[-1]:
+            parts.append([])
+        elif _SEGMENT_LINE.match(stripped):
+            parts[-1].append(stripped)
+    return [part for part in parts if part]
+
+
+class _Uploader:
+    """Copies what the muxers finished into storage: segments first, then each playlist.
+
+    ``previous``: the stored playlists of the broadcast this one continues (a handover);
+    what is uploaded then is each of them with the new segments appended.
+    """
+
+    def __init__(self, local: str, folder: str, previous: dict[str, str] | None = None) -> None:
         self.local = local
         self.folder = folder
+        self.previous = previous or {}
         self.uploaded: set[str] = set()
         self.playlists: dict[str, str] = {}
         self.first_segment_at: float | None = None
@@ -175,8 +229,12 @@ class _Uploader:
         while not self._stop.wait(UPLOAD_POLL_SECONDS):
             self.sync()
 
-    def sync(self, *, final: bool = False) -> None:
-        """Upload new segments of every rendition, then its playlist if it changed."""
+    def sync(self, *, final: bool = False, open_end: bool = False) -> None:
+        """Upload new segments of every rendition, then its playlist if it changed.
+
+        ``final``: close the playlists (ENDLIST); ``open_end``: leave them open although
+        the muxer closed its own (a handover: the next worker continues them).
+        """
         for rendition in RENDITIONS:
             local_playlist = os.path.join(self.local, rendition.name, "index.m3u8")
             try:
@@ -184,12 +242,17 @@ class _Uploader:
                     text = handle.read()
             except FileNotFoundError:
                 continue
+            local_text = text
+            if rendition.name in self.previous:
+                text = playlist_continued(self.previous[rendition.name], text)
+            if open_end:
+                text = text.replace("#EXT-X-ENDLIST\n", "").replace("#EXT-X-ENDLIST", "")
             if final and "#EXT-X-ENDLIST" not in text:
                 text = text.rstrip("\n") + "\n#EXT-X-ENDLIST\n"
             if text == self.playlists.get(rendition.name):
                 continue
             try:
-                for segment in playlist_segments(text):
+                for segment in playlist_segments(local_text):
                     key = f"{rendition.name}/{segment}"
                     if key in self.uploaded:
                         continue
@@ -232,9 +295,11 @@ class _AudioFanout:
 class _HlsMixer(_Mixer):
     """The recorder's thread (decode, mix, follow the picture), writing three HLS muxers."""
 
-    def __init__(self, local: str) -> None:
+    def __init__(self, local: str, start_number: int = 0) -> None:
         super().__init__(os.path.join(local, "unused"), None)  # type: ignore[arg-type]
         self.local = local
+        #: The first segment's number: after the stored ones when this continues a broadcast.
+        self.start_number = start_number
         self.encode_seconds = 0.0
 
     def _open(self, rendition: Rendition) -> tuple[Any, Any, Any]:
@@ -243,7 +308,7 @@ class _HlsMixer(_Mixer):
         container = av.open(os.path.join(folder, "index.m3u8"), mode="w", format="hls", options={
             "hls_time": str(SEGMENT_SECONDS), "hls_list_size": "0", "hls_playlist_type": "event",
             "hls_segment_type": "mpegts", "hls_flags": "temp_file+independent_segments",
-            "hls_segment_filename": os.path.join(folder, "seg-%06d.ts"),
+            "hls_segment_filename": os.path.join(folder, "seg-%06d.ts"), "start_number": str(self.start_number),
         })
         video = None
         if rendition.width:
@@ -295,26 +360,51 @@ class _HlsMixer(_Mixer):
         self._run_clock(FPS, mix_audio, encode_video)
 
 
-def recording_remux(segments: list[str], target: str) -> None:
-    """Join MPEG-TS segments into one MP4 (faststart), copying packets: no second encode."""
-    joined = target + ".ts"
-    with open(joined, "wb") as out:
-        for path in segments:
-            with open(path, "rb") as part:
-                shutil.copyfileobj(part, out)
-    with av.open(joined, format="mpegts") as source, av.open(
-        target, mode="w", format="mp4", options={"movflags": "+faststart"},
-    ) as output:
-        streams = {}
-        for stream in source.streams:
-            if stream.type in ("audio", "video"):
-                streams[stream.index] = output.add_stream_from_template(stream)
-        for packet in source.demux(*[s for s in source.streams if s.index in streams]):
-            if packet.dts is None:
-                continue
-            packet.stream = streams[packet.stream.index]
-            output.mux(packet)
-    os.remove(joined)
+def recording_remux(parts: list[list[str]], target: str) -> None:
+    """Join MPEG-TS segments into one MP4 (faststart), copying packets: no second encode.
+
+    ``parts``: the segments of each encoder in turn (one part unless the broadcast was
+    handed over). Each part's clock starts again, so its timestamps are moved to begin
+    where the previous part ended: one file with one time line.
+    """
+    joined = [f"{target}.{index}.ts" for index in range(len(parts))]
+    for path, segments in zip(joined, parts):
+        with open(path, "wb") as out:
+            for segment in segments:
+                with open(segment, "rb") as piece:
+                    shutil.copyfileobj(piece, out)
+    sources = [av.open(path, format="mpegts") for path in joined]
+    try:
+        with av.open(target, mode="w", format="mp4", options={"movflags": "+faststart"}) as output:
+            streams: dict[str, Any] = {}
+            for stream in sources[0].streams:
+                if stream.type in ("audio", "video") and stream.type not in streams:
+                    streams[stream.type] = output.add_stream_from_template(stream)
+            ended = 0.0  # seconds: where the previous part ended
+            for source in sources:
+                kept = [s for s in source.streams if s.type in streams]
+                starts = [float(s.start_time * s.time_base) for s in kept if s.start_time is not None and s.time_base]
+                first: float | None = min(starts) if starts else None
+                last = ended
+                for packet in source.demux(*kept):
+                    if packet.dts is None or packet.pts is None or packet.time_base is None:
+                        continue
+                    seconds = float(packet.dts * packet.time_base)
+                    if first is None:
+                        first = seconds
+                    shift = int(round((ended - first) / packet.time_base))
+                    packet.dts += shift
+                    packet.pts += shift
+                    last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+                    packet.stream = streams[packet.stream.type]
+                    output.mux(packet)
+                ended = last
+    finally:
+        for source in sources:
+            source.close()
+        for path in joined:
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
 
 def _picture(picture: av.VideoFrame | None, rendition: Rendition) -> av.VideoFrame:
@@ -327,21 +417,49 @@ def _picture(picture: av.VideoFrame | None, rendition: Rendition) -> av.VideoFra
     return picture.reformat(width=rendition.width, height=rendition.height, format="yuv420p")
 
 
-class RoomBroadcaster(RoomRecorder):
-    """Broadcasts one room; `start`, then `stop` (the recorder's subscriptions, HLS output)."""
+def broadcast_stored_playlists(folder: str) -> dict[str, str]:
+    """The media playlists of a broadcast as stored, by rendition (those that exist)."""
+    from django.core.files.storage import default_storage
 
-    def __init__(self, room: "MediaRoom", *, session_id: int, owner: str = "local") -> None:
+    found = {}
+    for rendition in RENDITIONS:
+        try:
+            with default_storage.open(f"{folder}/{rendition.name}/index.m3u8", "rb") as stored:
+                found[rendition.name] = stored.read().decode("utf-8")
+        except Exception:  # missing (S3: a ClientError; files: FileNotFoundError)
+            continue
+    return found
+
+
+class RoomBroadcaster(RoomRecorder):
+    """Broadcasts one room; `start`, then `stop` (or `hand_over`): the recorder's
+    subscriptions, HLS output.
+
+    ``continue_from``: the storage folder of a broadcast a drained or dead worker ran; this
+    one goes on in it (read its stored playlists first: `broadcast_stored_playlists`).
+    """
+
+    def __init__(
+        self, room: "MediaRoom", *, session_id: int, owner: str = "local",
+        continue_from: str = "", previous: dict[str, str] | None = None,
+    ) -> None:
         broadcast_encoders_check()
         super().__init__(room, session_id=session_id, owner=owner)
         with contextlib.suppress(OSError):
             os.remove(self.path)  # the recorder's WebM file: not written here
         self.subscriber_id = f"broadcast:{session_id}"
         self.local = tempfile.mkdtemp(prefix=f"openrounds-hls-{session_id}-")
-        self._hls = _HlsMixer(self.local)
+        previous = previous or {}
+        self._hls = _HlsMixer(self.local, start_number=playlist_next_number(list(previous.values())))
         self._mixer = self._hls
-        self.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        self.folder = broadcast_folder(session_id, self.stamp)
-        self.uploader = _Uploader(self.local, self.folder)
+        if continue_from:
+            self.folder = continue_from
+            self.stamp = continue_from.rstrip("/").rsplit("/", 1)[-1]
+        else:
+            self.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            self.folder = broadcast_folder(session_id, self.stamp)
+        self.continued = bool(continue_from)
+        self.uploader = _Uploader(self.local, self.folder, previous)
 
     @property
     def master_name(self) -> str:
@@ -365,6 +483,14 @@ class RoomBroadcaster(RoomRecorder):
                 return False
             await asyncio.sleep(0.1)
         return False
+
+    async def hand_over(self) -> None:
+        """This worker leaves (a drain): finish and upload the segments, leave the playlists
+        open (no ENDLIST) for the next worker to continue (`continue_from`)."""
+        await self._stop()
+        await asyncio.to_thread(self.uploader.stop)
+        await asyncio.to_thread(self.uploader.sync, open_end=True)
+        shutil.rmtree(self.local, ignore_errors=True)
 
     async def stop(self) -> str | None:
         """Finish the segments and close the playlists (ENDLIST); store the recording.
@@ -390,14 +516,34 @@ class RoomBroadcaster(RoomRecorder):
         from .recording import recording_folder
 
         text = self.uploader.playlists.get(RECORDED_RENDITION, "")
-        segments = [os.path.join(self.local, RECORDED_RENDITION, name) for name in playlist_segments(text)]
-        segments = [path for path in segments if os.path.exists(path)]
-        if not segments:
+        parts = [[self._segment_on_disk(name) for name in part] for part in playlist_parts(text)]
+        parts = [[path for path in part if path] for part in parts]
+        parts = [part for part in parts if part]
+        if not parts:
             return None
         target = os.path.join(self.local, "recording.mp4")
-        recording_remux(segments, target)
+        recording_remux(parts, target)
         with open(target, "rb") as handle:
             return default_storage.save(f"{recording_folder(self.session_id)}/{self.stamp}-broadcast.mp4", File(handle))
+
+    def _segment_on_disk(self, name: str) -> str:
+        """A 720p segment's local path: this worker's own, or read back from storage (a
+        part an earlier worker of a handed-over broadcast encoded); "" if it is gone."""
+        from django.core.files.storage import default_storage
+
+        path = os.path.join(self.local, RECORDED_RENDITION, name)
+        if os.path.exists(path):
+            return path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            with default_storage.open(f"{self.folder}/{RECORDED_RENDITION}/{name}", "rb") as stored, open(path, "wb") as out:
+                shutil.copyfileobj(stored, out)
+        except Exception:
+            logger.warning("broadcast %s: segment %s is missing from storage", self.folder, name)
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            return ""
+        return path
 
     @property
     def cpu_encode_seconds(self) -> float:

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.utils.translation import gettext as _
 
 from sessions.models import RoomEvent
 from sessions.room.events import room_event_emit, room_event_type
@@ -20,6 +21,12 @@ logger = logging.getLogger(__name__)
 
 #: active: the broadcast runs (its playlists are in storage); folder: where, in storage.
 room_event_type("media.broadcast", active=bool, folder_=str, error_=str)
+#: A viewer could not join the audio and video (the SFU is full) while nothing is broadcast;
+#: seen by the session's hosts (who can turn the broadcast on) and that viewer only.
+room_event_type("media.overflow", user_id=int, reason=str)
+
+#: Why a viewer was refused: the session's cap (MEDIA_SESSION_SFU_CAP) or every worker full.
+OVERFLOW_REASONS = ("session_cap", "workers_full")
 
 
 def broadcast_current(*, session_id: int) -> dict[str, Any]:
@@ -42,3 +49,66 @@ async def broadcast_event(session_id: int, *, active: bool, folder: str = "", er
         await database_sync_to_async(room_event_emit)(session_id=session_id, type="media.broadcast", payload=payload)
     except Exception:
         logger.exception("session %s: broadcast notice not stored", session_id)
+
+
+def broadcast_waiting(*, session_id: int) -> list[int]:
+    """People refused by the SFU (`media.overflow`) since the broadcast last changed, oldest first.
+
+    What a host who joins (or reloads) is shown: "people waiting to watch: N".
+    """
+    since = (RoomEvent.objects.filter(session_id=session_id, type="media.broadcast")
+             .order_by("-seq").values_list("seq", flat=True).first()) or 0
+    payloads = (RoomEvent.objects.filter(session_id=session_id, type="media.overflow", seq__gt=since)
+                .order_by("seq").values_list("payload", flat=True)[:10_000])
+    seen: dict[int, None] = {}
+    for payload in payloads:
+        if isinstance(payload, dict) and isinstance(payload.get("user_id"), int):
+            seen[payload["user_id"]] = None
+    return list(seen)
+
+
+def _moderator_ids(session_id: int) -> list[int]:
+    """The session's host and everyone in it whose room role may moderate (start a broadcast)."""
+    from sessions.models import LiveSession, Participant
+    from sessions.room.registry import ROLE_PERMISSIONS
+
+    roles = [role for role, permissions in ROLE_PERMISSIONS.items() if "moderate" in permissions]
+    ids = set(Participant.objects.filter(session_id=session_id, role__in=roles, removed_at__isnull=True)
+              .values_list("user_id", flat=True))
+    host_id = LiveSession.objects.filter(pk=session_id).values_list("host_id", flat=True).first()
+    if host_id is not None:
+        ids.add(host_id)
+    return sorted(ids)
+
+
+def broadcast_overflow_notice(*, session_id: int, user_id: int, reason: str) -> bool:
+    """A viewer beyond the SFU's capacity: whether the broadcast runs; if not, tell the hosts.
+
+    Why a room event and not a reply: the host may be on another daphne and may join later;
+    the event is stored (replayed on resume) and private to the hosts and that viewer.
+    """
+    if broadcast_current(session_id=session_id).get("active"):
+        return True
+    room_event_emit(session_id=session_id, type="media.overflow", payload={"user_id": user_id, "reason": reason},
+                    visible_to=[*_moderator_ids(session_id), user_id])
+    return False
+
+
+async def media_full_message(session_id: int, *, user_id: int, reason: str) -> dict[str, Any]:
+    """The refusal a viewer beyond capacity receives (`media.error`, code `media_full`).
+
+    ``broadcast``: the broadcast runs, so the room page switches this person to it at once;
+    otherwise the hosts were told (`media.overflow`) and the page switches when it starts.
+    """
+    try:
+        active = await database_sync_to_async(broadcast_overflow_notice)(session_id=session_id, user_id=user_id, reason=reason)
+    except Exception:
+        logger.exception("session %s: the overflow notice was not stored", session_id)
+        active = False
+    logger.info("session %s: a viewer is beyond the SFU's capacity (%s); broadcast %s",
+                session_id, reason, "on" if active else "off")
+    return {
+        "type": "media.error", "code": "media_full", "reason": reason, "broadcast": active,
+        "message": _("The room's audio and video are full.")
+        + " " + (_("You watch the broadcast instead.") if active else _("The host has been told; the broadcast will start here.")),
+    }

@@ -8,6 +8,14 @@ segments themselves (all the bytes) come from the storage, never from here; the 
 is shared by every viewer for a second, so a viewer costs this server one small request
 per segment duration and no per-viewer signing.
 
+With a CDN (docs/operations.md, "A CDN in front of the bucket"): django-storages' S3Storage
+with `custom_domain` and a CloudFront key pair (`AWS_S3_CUSTOM_DOMAIN`,
+`AWS_CLOUDFRONT_KEY_ID`, `AWS_CLOUDFRONT_KEY`) signs its own URLs with CloudFront's canned
+policy (`Expires`, `Signature`, `Key-Pair-Id`), and the rewrite uses exactly those
+(`segment_url`): the segments then come from the CDN's edge, still only to people the room
+let in. A custom domain *without* a key would make unsigned URLs, which a public CDN would
+serve to anyone: then the rewrite signs S3 URLs of the bucket instead (and logs why).
+
 Live, a rendition's playlist lists the last `LIVE_WINDOW` segments; once the broadcast
 ended (its playlist has `#EXT-X-ENDLIST`) every segment, signed for `VOD_EXPIRE` seconds,
 which is how the session's recording of a broadcast plays (one encode for live and replay).
@@ -15,6 +23,7 @@ which is how the session's recording of a broadcast plays (one encode for live a
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -32,6 +41,8 @@ from sessions.models import LiveSession, Participant, SessionKind
 
 from .broadcast import RENDITIONS, master_playlist, playlist_segments
 from .broadcast_outcomes import broadcast_current
+
+logger = logging.getLogger(__name__)
 
 LIVE_WINDOW = 8
 #: A live playlist is rewritten at most once a second per rendition (shared by all viewers).
@@ -65,16 +76,19 @@ def broadcast_viewer_folder(*, session_id: int, user: User) -> str:
 
 
 def playlist_signed(text: str, folder: str, rendition: str) -> str:
-    """`text` with each segment replaced by a presigned URL; live: only the last segments."""
+    """`text` with each segment replaced by a presigned URL; live: only the last segments.
+
+    A discontinuity (a broadcast handed over to another worker) that leaves the live window
+    is counted in `EXT-X-DISCONTINUITY-SEQUENCE`, as HLS asks of a sliding window.
+    """
     ended = "#EXT-X-ENDLIST" in text
     expire = VOD_EXPIRE if ended else LIVE_EXPIRE
     segments = playlist_segments(text)
     keep = set(segments if ended else segments[-LIVE_WINDOW:])
     first = segments.index(min(keep)) if keep else 0
-    s3 = _is_s3()
-    storage: Any = default_storage
     lines: list[str] = []
     pending: list[str] = []
+    dropped = 0
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("#EXT-X-MEDIA-SEQUENCE:"):
@@ -85,13 +99,16 @@ def playlist_signed(text: str, folder: str, rendition: str) -> str:
             pending.append(line)
         elif stripped in keep:
             lines.extend(pending)
-            name = f"{folder}/{rendition}/{stripped}"
-            lines.append(storage.url(name, expire=expire) if s3 else storage.url(name))
+            lines.append(segment_url(f"{folder}/{rendition}/{stripped}", expire=expire))
             pending = []
         elif stripped in segments:
+            dropped += sum(1 for tag in pending if tag.strip() == "#EXT-X-DISCONTINUITY")
             pending = []  # outside the live window
         else:
             lines.append(line)
+    if dropped:  # a handed-over broadcast's discontinuity left the window: players count on
+        at = next((i for i, line in enumerate(lines) if line.startswith("#EXT-X-MEDIA-SEQUENCE:")), 0)
+        lines.insert(at + 1, f"#EXT-X-DISCONTINUITY-SEQUENCE:{dropped}")
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +116,37 @@ def _is_s3() -> bool:
     from django.core.files.storage import storages
 
     return hasattr(type(storages["default"]), "bucket")
+
+
+def segment_url(name: str, *, expire: int) -> str:
+    """The storage's own signed URL of a segment, valid `expire` seconds.
+
+    S3: a presigned URL of the bucket, or, with a custom domain (a CDN) and a CloudFront
+    key, the URL CloudFront-signed by django-storages. Never an unsigned URL of a private
+    session's segment: a custom domain without a key falls back to the bucket's presigned
+    URL. The file system (development): its plain URL.
+    """
+    storage: Any = default_storage
+    if not _is_s3():
+        return str(storage.url(name))
+    if getattr(storage, "custom_domain", None) and not getattr(storage, "cloudfront_signer", None):
+        _warn_unsigned_cdn()
+        from storages.utils import clean_name
+
+        return str(storage.bucket.meta.client.generate_presigned_url(
+            "get_object", Params={"Bucket": storage.bucket.name, "Key": storage._normalize_name(clean_name(name))},
+            ExpiresIn=expire))
+    return str(storage.url(name, expire=expire))
+
+
+_warned: list[bool] = []
+
+
+def _warn_unsigned_cdn() -> None:
+    if not _warned:
+        _warned.append(True)
+        logger.error("broadcast: AWS_S3_CUSTOM_DOMAIN is set without AWS_CLOUDFRONT_KEY_ID/AWS_CLOUDFRONT_KEY: "
+                     "segments are served by presigned bucket URLs, not through the CDN (docs/operations.md)")
 
 
 def rendition_playlist(folder: str, rendition: str) -> str:

@@ -28,7 +28,16 @@ Redis is the distributed engine here (as for the channel layer and the room fan-
     <ns>:media:session:<session id>       the session's primary worker (compare-and-set)
     <ns>:media:session:<id>:workers       set of the workers carrying the session
     <ns>:media:participant:<session>:<p>  the worker carrying that participant's media
+    <ns>:media:session:<id>:participants  set of the session's participants placed on any worker
     <ns>:media:drain:<id>                 "drain this worker" (`manage.py media_worker --drain ID`)
+
+Capacity (the broadcast's overflow, docs/broadcast.md): a *viewer* (someone who may not
+send) is refused with `PlacementFull` when the session already has
+`MEDIA_SESSION_SFU_CAP` participants on its workers (0: no cap), or when every live worker
+that may take people carries `MEDIA_WORKER_HARD_LIMIT` participants (about 450 video
+subscribers fill one core: bench/media_fanout.py). People who may send (hosts,
+presenters, whoever has the floor) are never refused for capacity: a lecture without its
+speaker is no lecture. The room then offers the refused viewer the broadcast.
 
 Limits, said plainly: a recording in progress on a worker that is killed loses what its
 recorder wrote after its last stored piece (recording.py, "Why pieces": about 6 s); a
@@ -131,6 +140,27 @@ def worker_channel_prefix() -> str:
 def soft_limit() -> int:
     """Participants a worker takes for a session it carries before the session spreads."""
     return max(1, int(_setting("MEDIA_WORKER_SOFT_LIMIT", 300)))
+
+
+def hard_limit() -> int:
+    """Participants a worker carries at most before viewers are refused (0: no limit)."""
+    return max(0, int(_setting("MEDIA_WORKER_HARD_LIMIT", 450)))
+
+
+def session_sfu_cap() -> int:
+    """Participants one session may have on the SFU before viewers are refused (0: no cap)."""
+    return max(0, int(_setting("MEDIA_SESSION_SFU_CAP", 0)))
+
+
+class PlacementFull(RuntimeError):
+    """A viewer cannot be placed: the session's cap or every worker's hard limit is reached.
+
+    ``reason``: "session_cap" or "workers_full" (said to the client and in the log).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _text(value: bytes | str | None) -> str:
@@ -325,13 +355,17 @@ class WorkerRegistry:
         worker_id = _text(await self._redis().get(f"{_ns()}:participant:{session_id}:{participant}"))
         return await self.worker(worker_id) if worker_id else None
 
-    async def place_participant(self, session_id: int, participant: str, *, spread: bool = True) -> WorkerInfo | None:
+    async def place_participant(
+        self, session_id: int, participant: str, *, spread: bool = True, viewer: bool = False,
+    ) -> WorkerInfo | None:
         """The worker for this participant's media; None when no worker can take it.
 
         Kept while its worker lives and does not drain. Otherwise: with ``spread``, the
         least loaded of the session's workers that has room, else the least loaded live
         worker (the session spreads); without it (a consult) the session's primary.
-        The primary is set to the first worker placed.
+        The primary is set to the first worker placed. A ``viewer`` (may not send) that is
+        not placed yet raises `PlacementFull` past the session's cap or every worker's
+        hard limit.
         """
         redis = self._redis()
         key = f"{_ns()}:participant:{session_id}:{participant}"
@@ -340,6 +374,9 @@ class WorkerRegistry:
         current = await self.worker(current_id) if current_id else None
         if current is not None and not current.draining:
             return current
+        if viewer and not current_id and session_sfu_cap() and \
+                await redis.scard(f"{_ns()}:session:{session_id}:participants") >= session_sfu_cap():
+            raise PlacementFull("session_cap")
         if not spread:
             chosen = await self.place(session_id)
         else:
@@ -350,6 +387,8 @@ class WorkerRegistry:
                 for info in live:
                     pipe.scard(f"{_ns()}:worker:{info.id}:participants")
                 counts = dict(zip((info.id for info in live), await pipe.execute()))
+            if viewer and not current_id and hard_limit() and all(counts[info.id] >= hard_limit() for info in live):
+                raise PlacementFull("workers_full")
             serving = set(await self.session_workers(session_id))
             roomy = [info for info in live if info.id in serving and counts[info.id] < soft_limit()]
             chosen = min(roomy or live, key=lambda info: (counts[info.id], info.load.cpu, info.id))
@@ -360,6 +399,8 @@ class WorkerRegistry:
                 pipe.srem(f"{_ns()}:worker:{current_id}:participants", member)
             pipe.set(key, chosen.id, ex=PLACEMENT_TTL_SECONDS)
             pipe.sadd(f"{_ns()}:worker:{chosen.id}:participants", member)
+            pipe.sadd(f"{_ns()}:session:{session_id}:participants", participant)
+            pipe.expire(f"{_ns()}:session:{session_id}:participants", PLACEMENT_TTL_SECONDS)
             pipe.sadd(f"{_ns()}:worker:{chosen.id}:sessions", str(session_id))
             pipe.sadd(f"{_ns()}:session:{session_id}:workers", chosen.id)
             pipe.expire(f"{_ns()}:session:{session_id}:workers", PLACEMENT_TTL_SECONDS)
@@ -376,6 +417,7 @@ class WorkerRegistry:
         key = f"{_ns()}:participant:{session_id}:{participant}"
         if _text(await redis.get(key)) == worker_id:
             await redis.delete(key)
+            await redis.srem(f"{_ns()}:session:{session_id}:participants", participant)
         await redis.srem(f"{_ns()}:worker:{worker_id}:participants", f"{session_id}:{participant}")
 
     async def release_participants(self, worker_id: str) -> None:

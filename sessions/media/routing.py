@@ -61,7 +61,7 @@ def placement_by_registry() -> bool:
 
 
 async def media_worker_channel(
-    session_id: int, *, place: bool, participant: str | None = None, spread: bool = True,
+    session_id: int, *, place: bool, participant: str | None = None, spread: bool = True, viewer: bool = False,
 ) -> str | None:
     """The channel of the worker carrying the media; None if no worker can.
 
@@ -76,7 +76,7 @@ async def media_worker_channel(
     registry = worker_registry()
     if participant is not None:
         if place:
-            info = await registry.place_participant(session_id, participant, spread=spread)
+            info = await registry.place_participant(session_id, participant, spread=spread, viewer=viewer)
         else:
             info = await registry.participant_on(session_id, participant)
         return info.channel if info is not None else None

@@ -43,7 +43,9 @@ from sessions.room.protocol import Field
 from sessions.room.ratelimit import LIMITS
 from sessions.room.registry import RoomContext, register_snapshot_part, role_permissions, room_message
 
+from .broadcast_outcomes import media_full_message
 from .embedded import ensure_in_process_worker, in_process_worker_running
+from .placement import PlacementFull
 from .routing import REQUEST, media_channel_layer, media_worker_channel, worker_in_process
 from .selectors import media_recording_active
 
@@ -177,7 +179,9 @@ _SESSION_OPS = ("record_start", "record_stop", "broadcast_start", "broadcast_sto
 async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: Any) -> None:
     """Hand the message to the media worker of this person (or of the session, for recording).
 
-    Its answer comes back on our channel. A consult's media stays on one worker.
+    Its answer comes back on our channel. A consult's media stays on one worker. A viewer
+    (an offer that may not send) beyond the SFU's capacity gets `media.error` code
+    `media_full` (broadcast_outcomes.py) and keeps the room socket.
     """
     channel_name = _channel_of(ctx)
     if not channel_name:
@@ -191,10 +195,16 @@ async def _forward(ctx: RoomContext, op: str, message: dict[str, Any], **extra: 
     try:
         from sessions.models import SessionKind
 
-        worker_channel = await media_worker_channel(
-            ctx.session.pk, place=True, participant=None if op in _SESSION_OPS else str(ctx.user.pk),
-            spread=ctx.session.kind != SessionKind.CONSULT,
-        )
+        try:
+            worker_channel = await media_worker_channel(
+                ctx.session.pk, place=True, participant=None if op in _SESSION_OPS else str(ctx.user.pk),
+                spread=ctx.session.kind != SessionKind.CONSULT, viewer=not (op == "offer" and extra.get("may_publish")),
+            )
+        except PlacementFull as full:
+            if op == "offer":  # anything else of someone never placed has no media to act on
+                refusal = await media_full_message(ctx.session.pk, user_id=ctx.user.pk, reason=full.reason)
+                await ctx.reply({**refusal, **({"reply_to": ctx.client_id} if ctx.client_id else {})})
+            return
         if worker_channel is None:
             logger.warning("session %s: no live media worker to place the session on", ctx.session.pk)
             await ctx.error("media_unavailable", _("The media server cannot be reached; try again in a moment."))

@@ -45,11 +45,20 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .broadcast import BroadcastUnavailable, RoomBroadcaster
-from .broadcast_outcomes import broadcast_event
+from .broadcast import BroadcastUnavailable, RoomBroadcaster, broadcast_stored_playlists
+from .broadcast_outcomes import broadcast_current, broadcast_event, media_full_message
 from .cascade import Cascade, cascade_enabled
 from .outcomes import caption_line_store, media_moved, recording_event, recordings_keep, session_recordings_delete
-from .placement import WorkerInfo, WorkerLoad, WorkerRegistry, heartbeat_seconds, worker_channel_prefix, worker_registry
+from .placement import (
+    WorkerInfo,
+    WorkerLoad,
+    WorkerRegistry,
+    hard_limit,
+    heartbeat_seconds,
+    session_sfu_cap,
+    worker_channel_prefix,
+    worker_registry,
+)
 from .recording import RoomRecorder, recording_piece_owners, recording_pieces_recover
 from .routing import SIGNAL, media_channel_layer, media_setting, placement_by_registry, worker_channel_of_index
 from .selectors import media_captions_allowed, media_recording_active
@@ -103,6 +112,8 @@ class MediaWorker:
         self.recorders: dict[int, RoomRecorder] = {}
         #: HLS broadcasts per session (broadcast.py): one encode, any number of viewers.
         self.broadcasts: dict[int, RoomBroadcaster] = {}
+        #: Sessions whose broadcast this worker is taking over now (`_continue_broadcast`).
+        self._continuing: set[int] = set()
         #: Automatic captions per session (transcription.py), when an engine is configured.
         self.transcribers: dict[int, RoomTranscriber] = {}
         #: Finished recordings per session (storage names), published when the session ends.
@@ -250,8 +261,8 @@ class MediaWorker:
             await self.registry.release(session_id, self.worker_id)
             if session_id in self.recorders:
                 await self._record_stop(session_id, continued=True)
-            if session_id in self.broadcasts:  # a broadcast does not follow its session: the host starts it again
-                await self._broadcast_stop(session_id, keep_now=True)
+            if session_id in self.broadcasts:
+                await self._broadcast_leave(session_id)
             await media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
         deadline = time.monotonic() + (timeout if timeout is not None else float(media_setting("MEDIA_DRAIN_SECONDS", 30)))
         while time.monotonic() < deadline and self.sfu.load()["participants"]:
@@ -284,6 +295,7 @@ class MediaWorker:
             if await self.registry.claim_primary(session_id, self.worker_id, instead_of="") or \
                     await self.registry.claim_primary(session_id, self.worker_id, instead_of=peer):
                 await self._continue_recording(session_id)
+                await self._continue_broadcast(session_id)
 
     # -------------------------------------------------------------- requests
 
@@ -338,6 +350,11 @@ class MediaWorker:
         if op == "offer":
             if self.draining:
                 raise MediaError("media_moved", "this media server is being replaced: join again")
+            full = self._full_for(room_id, participant, viewer=not request.get("may_publish"))
+            if full:
+                user_id = int(participant) if participant.isdigit() else 0
+                await self._reply(request, {**await media_full_message(session_id, user_id=user_id, reason=full), **_about(request)})
+                return
             new_room = self.sfu.get_room(room_id) is None
             room = self.sfu.room(room_id)
             await self._watch_session(session_id)
@@ -345,6 +362,7 @@ class MediaWorker:
                 await self.cascade.join(session_id)
             if new_room and self.registry is not None:
                 await self._continue_recording(session_id)
+                self._spawn_task(self._continue_broadcast(session_id))  # storage reads: not before the answer
             if new_room:
                 await self._start_captions(session_id)
             checked_seq = request.get("checked_seq")
@@ -410,6 +428,24 @@ class MediaWorker:
             reason=reason, seq=int(message.get("seq") or 0),
         )
 
+    def _full_for(self, room_id: str, participant: str, *, viewer: bool) -> str:
+        """Why a new viewer cannot join here ("" if it can): without the registry, this
+        worker is the session's only one, so its own counts are the session's.
+
+        (With the registry the web process decides at placement: `placement.PlacementFull`.)
+        """
+        if self.registry is not None or not viewer:
+            return ""
+        room = self.sfu.get_room(room_id)
+        present = room.participant_ids if room is not None else []
+        if participant in present:
+            return ""
+        if session_sfu_cap() and len(present) >= session_sfu_cap():
+            return "session_cap"
+        if hard_limit() and self.sfu.load()["participants"] >= hard_limit():
+            return "workers_full"
+        return ""
+
     async def _send_state(self, room_id: str, participant: str) -> None:
         """What a (re)joining participant needs: publications and the speaker."""
         room = self.sfu.get_room(room_id)
@@ -460,6 +496,77 @@ class MediaWorker:
                 await self._broadcast_stop(session_id, error="no_output")
 
         task = asyncio.ensure_future(announce())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _broadcast_leave(self, session_id: int) -> None:
+        """This worker drains: hand the broadcast to the session's next worker, or end it.
+
+        Handed over when another worker can take the session: the playlists stay open in
+        storage and the room's notice stays on, so viewers keep playing while the next
+        primary continues them (`_continue_broadcast`). With no other worker it stops (its
+        recording kept now: this worker will not be here when the session ends).
+        """
+        others = [info for info in await self.registry.alive() if info.id != self.worker_id and not info.draining] \
+            if self.registry is not None else []
+        broadcaster = self.broadcasts.get(session_id)
+        if not others or broadcaster is None:
+            await self._broadcast_stop(session_id, keep_now=True)
+            return
+        self.broadcasts.pop(session_id, None)
+        await broadcaster.hand_over()
+        logger.info("session %s: broadcast %s handed over (open playlists, %d segment(s) stored here)",
+                    session_id, broadcaster.folder, len(broadcaster.uploader.uploaded))
+
+    async def _continue_broadcast(self, session_id: int) -> None:
+        """The session came here while it was broadcast (a drain, a dead worker): go on.
+
+        Only the session's primary worker does, in the same folder and playlists (after an
+        `EXT-X-DISCONTINUITY`); the room's notice is already on, so no event is sent.
+        """
+        if session_id in self.broadcasts or session_id in self._continuing:
+            return
+        self._continuing.add(session_id)  # an offer and a lost peer may both ask at once
+        try:
+            await self._continue_broadcast_now(session_id)
+        finally:
+            self._continuing.discard(session_id)
+
+    async def _continue_broadcast_now(self, session_id: int) -> None:
+        if self.registry is not None:
+            primary = await self.registry.placed_on(session_id)
+            if primary is not None and primary.id != self.worker_id:
+                return
+        current = await database_sync_to_async(broadcast_current)(session_id=session_id)
+        folder = str(current.get("folder") or "")
+        if not current.get("active") or not folder:
+            return
+        previous = await asyncio.to_thread(broadcast_stored_playlists, folder)
+        if not previous or any("#EXT-X-ENDLIST" in text for text in previous.values()):
+            return  # nothing stored yet, or it ended: not ours to continue
+        try:
+            broadcaster = RoomBroadcaster(self.sfu.room(str(session_id)), session_id=session_id,
+                                          owner=self.worker_id or self.channel, continue_from=folder, previous=previous)
+        except BroadcastUnavailable as missing:
+            logger.error("session %s: %s", session_id, missing)
+            await broadcast_event(session_id, active=False, folder=folder, error="encoder_missing")
+            return
+        await self._watch_session(session_id)
+        self.broadcasts[session_id] = broadcaster
+        await broadcaster.start()
+        logger.info("session %s: broadcast %s continues on worker %s from segment %d",
+                    session_id, folder, self.worker_id or self.channel, broadcaster._hls.start_number)
+
+        async def watch() -> None:
+            if not await broadcaster.wait_first_segment() and self.broadcasts.get(session_id) is broadcaster:
+                logger.error("session %s: the continued broadcast produced no segment", session_id)
+                await self._broadcast_stop(session_id, error="no_output")
+
+        self._spawn_task(watch())
+
+    def _spawn_task(self, work: Any) -> None:
+        """Run `work` beside the request loop (kept until done; cancelled on close)."""
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["BreakoutGroup", "BreakoutMember"]
+__all__ = ["BreakoutGroup", "BreakoutMember", "BreakoutPlanVersion"]
 
 
 class BreakoutGroup(models.Model):
@@ -36,6 +36,12 @@ class BreakoutGroup(models.Model):
     class Meta:
         ordering = ["parent", "number"]
         constraints = [models.UniqueConstraint(fields=["parent", "number"], name="one_breakout_number_per_session")]
+        indexes = [
+            # Every room process looks for groups about to close every few seconds
+            # (sessions/breakouts/deadlines.py): only open groups are in this index.
+            models.Index(fields=["closes_at"], name="breakout_open_deadline",
+                         condition=models.Q(closed_at__isnull=True, closes_at__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -54,3 +60,20 @@ class BreakoutMember(models.Model):
     class Meta:
         ordering = ["group", "added_at", "pk"]
         constraints = [models.UniqueConstraint(fields=["parent", "split", "user"], name="one_breakout_group_per_split")]
+
+
+class BreakoutPlanVersion(models.Model):
+    """The version of a session's breakout plan: +1 at every `breakouts.changed` event.
+
+    The event carries only what changed (a move is a few hundred bytes, not the whole
+    assignment); a client applies it when its `base_version` is the version it holds and
+    otherwise asks for the whole plan. The row is also the lock that puts a session's
+    plan changes in one order (taken before the groups' rows).
+    """
+
+    session = models.OneToOneField("live.LiveSession", on_delete=models.CASCADE, primary_key=True,
+                                   related_name="breakout_plan_version")
+    version = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"breakout plan of session {self.session_id} v{self.version}"

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["Certificate", "CertificateKind", "CertificateRule", "PortfolioShare"]
+__all__ = ["Certificate", "CertificateKind", "CertificateRule", "CertificateRuleChange", "PortfolioShare"]
 
 
 class CertificateKind(models.TextChoices):
@@ -29,7 +29,9 @@ class CertificateRule(models.Model):
 
     A session rule names a session kind and the share of the session a person must have
     been present for (from their attendance join/leave times); a course rule names a
-    course, earned when every item of it is done.
+    course, earned when the course is passed: every question set of it passed, or, for a
+    course without question sets, every item of it done. A rule is switched off, never
+    deleted, so its history (`CertificateRuleChange`) stays readable.
     """
 
     institution = models.ForeignKey("people.Institution", on_delete=models.CASCADE, related_name="certificate_rules")
@@ -38,6 +40,8 @@ class CertificateRule(models.Model):
     min_presence_percent = models.PositiveSmallIntegerField(_("minimum presence (%)"), default=75)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         constraints = [
@@ -48,6 +52,25 @@ class CertificateRule(models.Model):
             models.UniqueConstraint(fields=["institution", "session_kind"], condition=Q(course__isnull=True), name="one_rule_per_school_kind"),
             models.UniqueConstraint(fields=["course"], condition=Q(course__isnull=False), name="one_rule_per_course"),
         ]
+
+
+class CertificateRuleChange(models.Model):
+    """One change to a rule: who, when, and the rule as it was left (append-only).
+
+    Kept because a rule decides who gets a signed certificate: when a school asks why
+    a student got one (or did not), the answer is who set which share when.
+    """
+
+    rule = models.ForeignKey(CertificateRule, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    created = models.BooleanField(default=False)
+    is_active = models.BooleanField()
+    min_presence_percent = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["-changed_at", "-pk"]
+        indexes = [models.Index(fields=["rule", "changed_at"])]
 
 
 class Certificate(models.Model):

@@ -1,5 +1,7 @@
 """Slides in the room: a PDF deck rendered once to page images, and what the room shows now.
 
+A library image (kind `image`) is shown as a deck of one page, rendered the same way.
+
 A `SlideDeck` belongs to one session and comes from a library material or an upload. Its
 pages are rendered once, in the background, to two light images each (`SlidePage`),
 stored through `default_storage`; a deck whose PDF was already rendered elsewhere (same
@@ -15,12 +17,19 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["DeckSource", "DeckStatus", "SlideDeck", "SlidePage", "SlideShow"]
+__all__ = ["DeckKind", "DeckSource", "DeckStatus", "SlideDeck", "SlidePage", "SlideShow"]
 
 
 class DeckSource(models.TextChoices):
     MATERIAL = "material", _("Library material")
     UPLOAD = "upload", _("Uploaded PDF")
+
+
+class DeckKind(models.TextChoices):
+    """What was shown: a PDF's pages, or one image from the library (an ECG, a radiograph)."""
+
+    PDF = "pdf", _("PDF slides")
+    IMAGE = "image", _("Image")
 
 
 class DeckStatus(models.TextChoices):
@@ -36,6 +45,8 @@ class SlideDeck(models.Model):
     session = models.ForeignKey("live.LiveSession", on_delete=models.CASCADE, related_name="slide_decks")
     title = models.CharField(_("title"), max_length=200)
     source = models.CharField(max_length=10, choices=DeckSource.choices)
+    # An image is a deck of one page, so showing, annotating and the record work alike.
+    kind = models.CharField(max_length=10, choices=DeckKind.choices, default=DeckKind.PDF)
     material = models.ForeignKey(
         "courses.Material", on_delete=models.SET_NULL, null=True, blank=True, related_name="slide_decks",
     )

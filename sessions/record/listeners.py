@@ -1,4 +1,10 @@
-"""When certificates are issued: as a session's room ends and as a learner finishes a course.
+"""When certificates are issued: as a session's room ends and as a learner passes a course.
+
+A course is passed at one of three writes, each told by a `course_event` with the
+learner's id: an attempt recorded (`course.attempt_submitted`, also when an offline
+attempt is synced later), a short answer marked (`course.answer_marked`, which may turn a
+pending attempt into a pass), or an item marked done (`progress.done`, for courses
+without question sets).
 
 Both run after the write that triggers them has committed; a failure here is logged and
 never undoes it (the backfill command `manage.py certificates_backfill`, and the
@@ -23,8 +29,12 @@ def certificates_on_room_ended(*, session_id: int, **_: Any) -> None:
     certificates_issue_for_session(session_id=session_id)
 
 
+#: The course events after which a learner may have passed the course.
+PASSING_EVENTS = frozenset({"progress.done", "course.attempt_submitted", "course.answer_marked"})
+
+
 def certificates_on_course_event(*, kind: str, course_id: int, data: dict[str, Any], **_: Any) -> None:
-    if kind != "progress.done" or "user_id" not in data:
+    if kind not in PASSING_EVENTS or "user_id" not in data:
         return
     try:
         certificates_issue_for_course(course_id=course_id, user_ids=[data["user_id"]])

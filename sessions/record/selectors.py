@@ -12,10 +12,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from courses.curriculum.selectors import course_can_edit
+from courses.models import Course
 from server.people.http import AnyUser
-from server.people.models import User
-from server.people.selectors import user_managed_institutions
-from sessions.models import Attendance, Certificate, CertificateRule, LiveSession, SessionStatus
+from server.people.models import Institution, Role, User
+from server.people.selectors import user_has_role, user_managed_institutions
+from sessions.models import Attendance, Certificate, CertificateRule, CertificateRuleChange, LiveSession, SessionStatus
 
 from .credentials import CredentialInvalid, credential_verify
 
@@ -121,3 +123,39 @@ def dashboard_record(*, user: User, limit: int) -> dict[str, Any]:
     """The home page's "Your international learning": links, and the report for coordinators."""
     return {"certificates": Certificate.objects.filter(user=user).count(),
             "coordinator": user_managed_institutions(user=user).exists()}
+
+
+# -- certificate rules -------------------------------------------------------------------------
+
+
+def certificate_rules_can_manage_school(*, user: AnyUser, institution: Institution) -> bool:
+    """A school's coordinators (and staff) set the rules for its session kinds."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or user_has_role(user=user, roles=[Role.COORDINATOR], institution=institution)
+
+
+def certificate_rule_can_manage_course(*, user: AnyUser, course: Course) -> bool:
+    """A course's faculty (its author while teaching at its school, the school's coordinators, staff)."""
+    return course_can_edit(user=user, course=course)
+
+
+def certificate_rules_of_school(*, institution: Institution) -> dict[str, CertificateRule]:
+    """The school's session-kind rules by kind. Precondition: the viewer may manage them."""
+    rules = CertificateRule.objects.filter(institution=institution, course__isnull=True).select_related("updated_by")
+    return {rule.session_kind: rule for rule in rules}
+
+
+def certificate_course_rules_of_school(*, institution: Institution) -> QuerySet[CertificateRule]:
+    """The rules of the school's courses, for its coordinators' page (each links to its course's page)."""
+    return CertificateRule.objects.filter(institution=institution, course__isnull=False).select_related("course", "updated_by").order_by("course__title")
+
+
+def certificate_rule_of_course(*, course: Course) -> CertificateRule | None:
+    """Precondition: the viewer may manage the course's rule."""
+    return CertificateRule.objects.filter(course=course).select_related("updated_by").first()
+
+
+def certificate_rule_history(*, rules: QuerySet[CertificateRule] | list[CertificateRule], limit: int = 20) -> list[CertificateRuleChange]:
+    """The latest changes to these rules, newest first, with who made them."""
+    return list(CertificateRuleChange.objects.filter(rule__in=rules).select_related("rule__course", "changed_by")[:limit])

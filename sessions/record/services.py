@@ -17,8 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from courses.assessment.selectors import course_passed, question_sets_of_course
 from courses.curriculum.selectors import course_learner_ids, courses_completed
-from courses.models import Course
+from courses.models import Attempt, Course
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Institution, Role, User
 from server.people.selectors import user_has_role
@@ -27,6 +28,7 @@ from sessions.models import (
     Certificate,
     CertificateKind,
     CertificateRule,
+    CertificateRuleChange,
     LiveSession,
     PortfolioShare,
     RoomState,
@@ -36,11 +38,16 @@ from sessions.models import (
 
 from .credentials import credential_build, credential_sign
 from .presence import presence_percent, presence_seconds
+from .selectors import certificate_rule_can_manage_course, certificate_rules_can_manage_school
 
 logger = logging.getLogger(__name__)
 
 CERTIFICATE_LANGUAGES = ("en", "fr", "pt", "ar")
 REVOKERS = (Role.COORDINATOR, Role.FACULTY)
+#: Session kinds a rule may name. Not consults (patient care by invitation; the portfolio
+#: counts them) nor breakout groups (a few minutes split off another session, which its
+#: own rule already certifies).
+CERTIFIABLE_KINDS = (SessionKind.CASE_CONFERENCE, SessionKind.LECTURE, SessionKind.PEER)
 
 
 def certificate_language(user: User) -> str:
@@ -121,18 +128,50 @@ def certificates_issue_for_session(*, session_id: int) -> list[Certificate]:
     return issued
 
 
+def course_certificate_criterion(*, course: Course) -> str:
+    """What a course rule asks: "passed" when the course has question sets, else "completed".
+
+    A course with question sets is certified on the assessment's own verdict
+    (`courses.assessment.selectors.course_passed`: every set passed), not on items
+    ticked as done, which a learner marks by themselves. A course without any is
+    certified when every item is done, as before assessments existed.
+    """
+    return "passed" if question_sets_of_course(course=course).exists() else "completed"
+
+
+def course_candidate_ids(*, course_id: int) -> set[int]:
+    """Everyone who has marked progress in the course or submitted an attempt at one of its sets."""
+    attempted = Attempt.objects.filter(question_set__module__course_id=course_id).values_list("user_id", flat=True).distinct()
+    return set(course_learner_ids(course_id=course_id)) | set(attempted)
+
+
 def certificates_issue_for_course(*, course_id: int, user_ids: list[int] | None = None) -> list[Certificate]:
-    """Issue the certificates of a course with a rule to learners who completed it. Idempotent."""
+    """Issue the certificates of a course with an active rule to learners who passed it. Idempotent.
+
+    `user_ids`: only these learners (the one whose attempt, mark or progress was just
+    saved); None: every learner of the course. One certificate per person and course
+    (a database constraint), so a passing attempt synced twice, or a second set passed
+    after the first certificate, issues nothing more.
+    """
     course = Course.objects.select_related("institution").filter(pk=course_id).first()
     if course is None or not CertificateRule.objects.filter(course=course, is_active=True).exists():
         return []
-    learners = user_ids if user_ids is not None else course_learner_ids(course_id=course.pk)
-    done = {c.user_id for c in courses_completed(user_ids=learners, course_ids=[course.pk])}
-    done -= set(Certificate.objects.filter(course=course).values_list("user_id", flat=True))
+    learners = set(user_ids) if user_ids is not None else course_candidate_ids(course_id=course.pk)
+    learners -= set(Certificate.objects.filter(course=course).values_list("user_id", flat=True))
+    if not learners:
+        return []
+    criterion = course_certificate_criterion(course=course)
+    if criterion == "completed":
+        learners = {c.user_id for c in courses_completed(user_ids=learners, course_ids=[course.pk])}
     issued = []
-    for user in User.objects.filter(pk__in=done):
+    for user in User.objects.filter(pk__in=learners):
+        if criterion == "passed" and not course_passed(user=user, course=course):
+            continue
         with override(certificate_language(user)):
-            description = _("Completed every part of the course.")
+            if criterion == "passed":
+                description = _("Passed every assessment of the course.")
+            else:
+                description = _("Completed every part of the course.")
         certificate = _store(
             user=user, institution=course.institution, kind=CertificateKind.COURSE, title=course.title,
             description=description, activity_kind="course", minutes=0, presence=None, course=course,
@@ -154,24 +193,69 @@ def certificates_backfill() -> int:
     return count
 
 
-def certificate_rule_set(*, by: User, institution: Institution, session_kind: str = "", course: Course | None = None,
-                         min_presence_percent: int = 75, active: bool = True) -> CertificateRule:
-    """A coordinator sets their school's rule for a session kind or one of its courses."""
-    if not (by.is_staff or user_has_role(user=by, roles=[Role.COORDINATOR], institution=institution)):
-        raise PermissionRefused(_("Only the school's coordinators set its certificate rules."), code="not_coordinator")
+def certificate_rule_set(*, by: User, institution: Institution | None = None, session_kind: str = "",
+                         course: Course | None = None, min_presence_percent: int = 75, active: bool = True) -> CertificateRule:
+    """Create, change or switch off the rule for one of a school's session kinds or for one course.
+
+    Who: a school's coordinators (and staff) for its session kinds; a course's faculty
+    (`course_can_edit`: its author, its school's coordinators, staff) for the course.
+    Every change is kept in `CertificateRuleChange` with who made it; saving the rule
+    unchanged records nothing. Switching a course rule on issues, after commit, the
+    certificates of learners who already passed (a session rule's past sessions are
+    issued as each student opens their certificates page, or by the backfill).
+    """
     if bool(session_kind) == (course is not None):
         raise InvalidRequest(_("A rule is for a session kind or for a course."), code="bad_rule")
-    if session_kind and session_kind not in SessionKind.values:
-        raise InvalidRequest(_("Unknown session kind."), code="bad_rule")
-    if course is not None and course.institution_id != institution.pk:
-        raise PermissionRefused(_("This course belongs to another school."), code="not_coordinator")
-    if not 1 <= min_presence_percent <= 100:
-        raise InvalidRequest(_("The presence share is a percentage from 1 to 100."), code="bad_rule")
+    if course is not None:
+        if institution is not None and course.institution_id != institution.pk:
+            raise PermissionRefused(_("This course belongs to another school."), code="not_course_faculty")
+        if not certificate_rule_can_manage_course(user=by, course=course):
+            raise PermissionRefused(_("Only the course's faculty set its certificate rule."), code="not_course_faculty")
+        institution = course.institution
+    else:
+        if institution is None or not certificate_rules_can_manage_school(user=by, institution=institution):
+            raise PermissionRefused(_("Only the school's coordinators set its certificate rules."), code="not_coordinator")
+        if session_kind not in CERTIFIABLE_KINDS:
+            raise InvalidRequest(_("Certificates are for case conferences, lectures and peer sessions."), code="bad_rule")
+    if isinstance(min_presence_percent, bool) or not isinstance(min_presence_percent, int) or not 1 <= min_presence_percent <= 100:
+        raise InvalidRequest(_("The presence share is a percentage from 1 to 100."), code="bad_percent")
     lookup: dict[str, Any] = {"course": course} if course is not None else {"institution": institution, "session_kind": session_kind, "course__isnull": True}
-    rule, _created = CertificateRule.objects.update_or_create(
-        **lookup, defaults={"institution": institution, "session_kind": session_kind, "min_presence_percent": min_presence_percent, "is_active": active},
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        rule = CertificateRule.objects.select_for_update().filter(**lookup).first()
+        created = rule is None
+        if rule is None:
+            try:
+                with transaction.atomic():
+                    rule = CertificateRule.objects.create(
+                        institution=institution, session_kind=session_kind, course=course, min_presence_percent=min_presence_percent,
+                        is_active=active, created_at=now, updated_at=now, updated_by=by,
+                    )
+            except IntegrityError:  # created meanwhile by someone else: change that one
+                created = False
+                rule = CertificateRule.objects.select_for_update().get(**lookup)
+        was_active = rule.is_active and not created
+        if not created:
+            if rule.is_active == active and rule.min_presence_percent == min_presence_percent:
+                return rule
+            rule.is_active, rule.min_presence_percent = active, min_presence_percent
+            rule.updated_at, rule.updated_by = now, by
+            rule.save(update_fields=["is_active", "min_presence_percent", "updated_at", "updated_by"])
+        CertificateRuleChange.objects.create(
+            rule=rule, changed_by=by, changed_at=now, created=created, is_active=active, min_presence_percent=min_presence_percent,
+        )
+        if course is not None and active and not was_active:
+            transaction.on_commit(lambda: _issue_after_rule(course_id=course.pk))
+    logger.info("certificate rule %s %s by user %s (active=%s, %s%%)", rule.pk, "created" if created else "changed", by.pk, active, min_presence_percent)
     return rule
+
+
+def _issue_after_rule(*, course_id: int) -> None:
+    """The certificates a course rule just switched on earns; a failure leaves the rule saved."""
+    try:
+        certificates_issue_for_course(course_id=course_id)
+    except Exception:  # the rule is saved; the backfill command issues these later
+        logger.exception("course %s: certificates not issued after its rule was switched on", course_id)
 
 
 def certificate_can_revoke(*, user: User, certificate: Certificate) -> bool:

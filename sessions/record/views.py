@@ -19,15 +19,20 @@ from django.utils import formats, timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from courses.assessment.selectors import question_sets_of_course
+from courses.curriculum.selectors import course_get_for_viewer
+from courses.models import Course
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.http import AuthenticatedHttpRequest
 from server.people.models import Institution
 from server.people.selectors import user_managed_institutions
+from sessions.models import SessionKind
 
 from . import charts, report, selectors, services
 from .credentials import did_document, public_jwk
+from .forms import CourseRuleForm, SessionRuleForm
 from .pdf import certificate_pdf, portfolio_pdf
 from .portfolio import Portfolio, portfolio_owner_by_token, portfolio_read, portfolio_share_of
 
@@ -269,3 +274,103 @@ def portfolio_sharing(request: AuthenticatedHttpRequest) -> HttpResponse:
         services.portfolio_share(user=request.user)
         messages.success(request, _("Here is a new link to your portfolio; any earlier link no longer works."))
     return redirect("record:portfolio")
+
+
+# -- certificate rules -------------------------------------------------------------------------
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "scheduling/refused.html", {"message": message}, status=403)
+
+
+@login_required
+def certificate_rules_home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The rules of the first school the person coordinates (a course's faculty go from the course page)."""
+    school = user_managed_institutions(user=request.user).order_by("name").first()
+    if school is None:
+        return _refused(request, _("Only school coordinators set the certificate rules of a school's sessions. "
+                                   "A course's faculty set its rule from the course's page."))
+    return redirect("record:rules-school", institution_id=school.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def certificate_rules_school(request: AuthenticatedHttpRequest, institution_id: int) -> HttpResponse:
+    """A school's rules per session kind: see them, create, change the share, switch off.
+
+    Anyone but the school's coordinators (and staff) gets 404, as on the school's report.
+    """
+    institution = Institution.objects.filter(pk=institution_id).first()
+    if institution is None or not selectors.certificate_rules_can_manage_school(user=request.user, institution=institution):
+        raise Http404
+    rules = selectors.certificate_rules_of_school(institution=institution)
+    forms: dict[str, SessionRuleForm] = {
+        str(kind): SessionRuleForm(prefix=kind, initial={
+            "min_presence_percent": rules[kind].min_presence_percent if kind in rules else 75,
+            "active": rules[kind].is_active if kind in rules else False,
+        })
+        for kind in services.CERTIFIABLE_KINDS
+    }
+    status = 200
+    if request.method == "POST":
+        kind = request.POST.get("session_kind", "")
+        if kind not in forms:
+            messages.error(request, _("Choose a session kind that certificates are issued for."))
+            status = 400
+        else:
+            form = forms[kind] = SessionRuleForm(request.POST, prefix=kind)
+            if form.is_valid():
+                try:
+                    services.certificate_rule_set(
+                        by=request.user, institution=institution, session_kind=kind,
+                        min_presence_percent=form.cleaned_data["min_presence_percent"], active=form.cleaned_data["active"],
+                    )
+                except PermissionRefused as refusal:
+                    return _refused(request, refusal.message)
+                except InvalidRequest as refusal:
+                    form.add_error("min_presence_percent", refusal.message)
+                else:
+                    messages.success(request, _("The rule for %(kind)s is saved.") % {"kind": SessionKind(kind).label.lower()})
+                    return redirect(reverse("record:rules-school", args=[institution.pk]) + f"#rule-{kind}")
+            status = 400
+    rows = [(str(kind), SessionKind(kind).label, rules.get(kind), forms[kind]) for kind in services.CERTIFIABLE_KINDS]
+    course_rules = selectors.certificate_course_rules_of_school(institution=institution)
+    all_rules = [*rules.values(), *course_rules]
+    return render(request, "record/rules_school.html", {
+        "institution": institution, "rows": rows, "course_rules": course_rules,
+        "history": selectors.certificate_rule_history(rules=all_rules),
+        "schools": user_managed_institutions(user=request.user).order_by("name"),
+    }, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def certificate_rule_course(request: AuthenticatedHttpRequest, course_id: int) -> HttpResponse:
+    """A course's rule ("course passed"): switched on or off by the course's faculty.
+
+    A course the person may not open, and one they may open but do not teach, get the
+    403 page the course builder gives.
+    """
+    try:
+        course: Course = course_get_for_viewer(user=request.user, course_id=course_id)
+    except PermissionRefused as refusal:
+        return _refused(request, refusal.message)
+    if not selectors.certificate_rule_can_manage_course(user=request.user, course=course):
+        return _refused(request, _("Only the course's faculty set its certificate rule."))
+    rule = selectors.certificate_rule_of_course(course=course)
+    form = CourseRuleForm(initial={"active": rule.is_active if rule else False})
+    if request.method == "POST":
+        form = CourseRuleForm(request.POST)
+        if form.is_valid():
+            try:
+                services.certificate_rule_set(by=request.user, course=course, active=form.cleaned_data["active"],
+                                              min_presence_percent=rule.min_presence_percent if rule else 75)
+            except PermissionRefused as refusal:
+                return _refused(request, refusal.message)
+            messages.success(request, _("The course's certificate rule is saved."))
+            return redirect("record:rules-course", course_id=course.pk)
+    question_sets = question_sets_of_course(course=course).count()
+    return render(request, "record/rules_course.html", {
+        "course": course, "rule": rule, "form": form, "question_sets": question_sets,
+        "history": selectors.certificate_rule_history(rules=[rule] if rule else []),
+    })

@@ -24,6 +24,11 @@ Design (measured against the alternatives in bench/room_fanout.py, docs/benchmar
   late past the TTL) finds its row gone at its next beat and puts its sockets' rows back,
   so nobody's presence is lost for good. Joins and leaves are coalesced into one
   `presence` event per room per short window; poll counts into `poll.counts` messages.
+- Deadlines (breakout groups closing on time): the deadline lives in the database; every
+  node reads the ones due soon at each sweep and sets a timer for each, and whichever
+  node's timer fires first does the work under a row lock that the others then find
+  done. So a deadline is kept to within a fraction of a second whichever process opened
+  it or died meanwhile, with no scheduler process of its own (`deadline_run` below).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -140,6 +146,11 @@ class HubHooks:
     poll_counts_take: Callable[..., dict[str, Any]]
     #: Every event this process learns about (keeps the joiners' shared snapshot honest).
     event_seen: Callable[..., None]
+    #: Deadlines due within `horizon_seconds`: [(key, unix time)] (registry.room_deadlines_upcoming).
+    deadlines_upcoming: Callable[..., list[tuple[str, float]]] | None = None
+    #: Do what deadline `key` asks if it is due and not done yet; every node may call it
+    #: at once, the database lets one act (registry.room_deadline_run).
+    deadline_run: Callable[..., Any] | None = None
 
 
 _HOOKS: HubHooks | None = None
@@ -448,6 +459,7 @@ class RoomNode:
         self._presence: dict[int, set[int]] = {}
         self._presence_timers: dict[int, asyncio.TimerHandle] = {}
         self._poll_timers: dict[int, asyncio.TimerHandle] = {}
+        self._deadline_timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._outbox: asyncio.Queue[Envelope] = asyncio.Queue()
         self._restoring: asyncio.Task | None = None
         self._restore_again = False
@@ -475,12 +487,18 @@ class RoomNode:
             self.spawn(self._every(_setting("ROOM_HEARTBEAT_SECONDS", 5), self._beat))
             self.spawn(self._every(_setting("ROOM_SWEEP_SECONDS", 5), self._sweep))
             self.spawn(self._every(_setting("ROOM_CATCHUP_SECONDS", 1.5), self.catch_up))
+            if hooks().deadlines_upcoming is not None:
+                self.spawn(self._deadlines_first())
+                self.spawn(self._every(_setting("ROOM_SWEEP_SECONDS", 5), self._deadlines))
             self.started = True
             logger.info("room node %s started (%s, %s)", self.process_id, self.mode, type(self.backend).__name__)
 
     async def stop(self) -> None:
         for timer in [*self._presence_timers.values(), *self._poll_timers.values()]:
             timer.cancel()
+        for _when, timer in self._deadline_timers.values():
+            timer.cancel()
+        self._deadline_timers.clear()
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):
@@ -557,6 +575,48 @@ class RoomNode:
         for session_id, users in affected.items():
             for user_id in users:
                 self.presence_changed(session_id, user_id)
+
+    async def _deadlines_first(self) -> None:
+        try:
+            await self._deadlines()
+        except Exception:
+            logger.warning("room node %s: reading deadlines failed", self.process_id, exc_info=True)
+
+    async def _deadlines(self) -> None:
+        """Set a timer for every deadline due before the next sweep or two (in every node).
+
+        A deadline already past (its process died, the cluster was down) fires at once.
+        The timer fires a little after the deadline so that the work finds it due.
+        """
+        upcoming = hooks().deadlines_upcoming
+        if upcoming is None:
+            return
+        horizon = 2 * _setting("ROOM_SWEEP_SECONDS", 5) + 1
+        for key, when in await db_parallel(upcoming)(horizon_seconds=horizon):
+            known = self._deadline_timers.get(key)
+            if known is not None and known[0] == when:
+                continue
+            if known is not None:
+                known[1].cancel()
+            delay = max(0.0, when - time.time()) + self.DEADLINE_MARGIN
+            self._deadline_timers[key] = (when, self.loop.call_later(delay, self._deadline_fire, key))
+
+    #: Seconds after a deadline that its timer fires (clocks of processes on one host or NTP).
+    DEADLINE_MARGIN = 0.05
+
+    def _deadline_fire(self, key: str) -> None:
+        self._deadline_timers.pop(key, None)
+        self.spawn(self._deadline_run(key))
+
+    async def _deadline_run(self, key: str) -> None:
+        run = hooks().deadline_run
+        if run is None:
+            return
+        try:
+            await db_parallel(run)(key=key)
+        except Exception:
+            # Still due in the database: the next sweep sets its timer again.
+            logger.warning("room node %s: deadline %s failed", self.process_id, key, exc_info=True)
 
     async def catch_up(self, force: bool = False) -> None:
         """Compare every hub with the room's last number in the database."""

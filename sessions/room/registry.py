@@ -24,7 +24,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
 
 from .events import room_event_emit
 from .fanout import db_parallel
@@ -155,6 +158,46 @@ async def snapshot_parts(session: "LiveSession", user: "User", origin: ClientOri
         else:
             parts[name] = result
     return parts
+
+
+@dataclass(frozen=True)
+class DeadlineSource:
+    """A part's deadlines: `upcoming(before=datetime)` -> [(key, datetime)], `run(key=str)`.
+
+    `run` must be idempotent and safe to call from every process at once: it re-checks
+    under a row lock that the deadline is due and not done (sessions/breakouts).
+    """
+
+    upcoming: Callable[..., list[tuple[str, Any]]]
+    run: Callable[..., Any]
+
+
+_DEADLINES: dict[str, DeadlineSource] = {}
+
+
+def register_deadlines(name: str, *, upcoming: Callable[..., list[tuple[str, Any]]], run: Callable[..., Any]) -> None:
+    """Have every room process keep part `name`'s deadlines, stored in its own tables.
+
+    Why: a timer in the process that set a deadline dies with that process; the room's
+    node in every process reads what is due soon and fires it (fanout.RoomNode._deadlines).
+    """
+    _DEADLINES[name] = DeadlineSource(upcoming=upcoming, run=run)
+
+
+def room_deadlines_upcoming(*, horizon_seconds: float) -> list[tuple[str, float]]:
+    """Every registered deadline due within `horizon_seconds` (or past): [("part:key", unix time)]."""
+    before = timezone.now() + timedelta(seconds=horizon_seconds)
+    due: list[tuple[str, float]] = []
+    for name, source in _DEADLINES.items():
+        due += [(f"{name}:{key}", when.timestamp()) for key, when in source.upcoming(before=before)]
+    return due
+
+
+def room_deadline_run(*, key: str) -> Any:
+    """Run deadline "part:key" (idempotent; see `register_deadlines`)."""
+    name, _sep, rest = key.partition(":")
+    source = _DEADLINES.get(name)
+    return source.run(key=rest) if source is not None else None
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """JSON of slides at /api/slides/ (browser session with CSRF, or a personal token).
 
 For presenters of a session: its decks with their preparation progress, library PDFs
-they may show, and making a deck from a material, an upload (up to the 16 MB request
+and images they may show, and making a deck from a material (an image is a deck of one page), an upload (up to the 16 MB request
 ceiling) or a complete resumable upload of the library (`/api/library/uploads`, for
 larger files). Refusals are `{"code", "message"}` with 403 (not a presenter, material
 not visible), 404 (unknown session or deck), 413 (too large) or 400.
@@ -42,6 +42,7 @@ class DeckWidthsOut(Schema):
 class DeckOut(Schema):
     id: int
     title: str
+    kind: str
     status: str
     pages: int
     pages_done: int
@@ -67,6 +68,7 @@ class DeckCreateIn(Schema):
 class MaterialChoiceOut(Schema):
     id: int
     title: str
+    kind: str
     school: str
     language: str
     is_session_case: bool
@@ -104,7 +106,7 @@ def deck_detail(request: AuthenticatedHttpRequest, session_id: int, deck_id: int
     return selectors.deck_status(deck)
 
 
-@router.post("/sessions/{session_id}/decks", response={201: DeckOut, **RESPONSES}, summary="Make a deck from a library PDF or a resumable upload")
+@router.post("/sessions/{session_id}/decks", response={201: DeckOut, **RESPONSES}, summary="Make a deck from a library PDF or image, or a resumable upload")
 def deck_create(request: AuthenticatedHttpRequest, session_id: int, payload: DeckCreateIn) -> Any:
     session = _session(session_id)
     if (payload.material_id is None) == (payload.upload_id is None):
@@ -118,12 +120,12 @@ def deck_create(request: AuthenticatedHttpRequest, session_id: int, payload: Dec
     return Status(201, selectors.deck_status(deck))
 
 
-@router.get("/sessions/{session_id}/materials", response={200: list[MaterialChoiceOut], **RESPONSES}, summary="Library PDFs a presenter may show")
+@router.get("/sessions/{session_id}/materials", response={200: list[MaterialChoiceOut], **RESPONSES}, summary="Library PDFs and images a presenter may show")
 def material_choices(request: AuthenticatedHttpRequest, session_id: int, q: str = "") -> Any:
     session = _session(session_id)
     materials = selectors.deck_material_choices(session=session, user=request.user, query=q)
     return [
-        {"id": m.pk, "title": m.title, "school": m.institution.short_name or m.institution.name,
+        {"id": m.pk, "title": m.title, "kind": m.kind, "school": m.institution.short_name or m.institution.name,
          "language": m.language, "is_session_case": m.pk == session.case_material_id}
         for m in materials
     ]

@@ -1,4 +1,4 @@
-"""Rendering a PDF's pages to light images, in a child process.
+"""Rendering a PDF's pages (or one library image) to light images, in a child process.
 
 Why a child process: PDFium is not thread-safe (no two calls at once in one process,
 not even on different documents, or the process crashes), the web process already
@@ -14,6 +14,13 @@ its own memory and CPU limits, lower priority) and reads one JSON line per event
 Each page is rendered by PDFium directly at each width (text stays sharp; a downscaled
 render needs many more bytes) and encoded twice, lossless and lossy WebP, keeping the
 smaller: slides of text and flat colour are a few KB lossless, photos are smaller lossy.
+
+An image (`--kind image`: an ECG, a radiograph, a photo from the library, already
+cleaned of metadata by the library) is one page: decoded by Pillow (PNG, JPEG, GIF,
+WebP only; at most MAX_IMAGE_PIXELS), fitted into each width the same way and never
+enlarged (an enlarged image costs bytes and shows nothing more), encoded the same way.
+It runs in the same child for the same reasons: a decoder bug or a decompression bomb
+costs the child, within its memory limit, not the web process.
 
 This module imports only the standard library at the top, so the child starts fast;
 pypdfium2 and Pillow are imported in the child.
@@ -43,6 +50,12 @@ MAX_ASPECT = 1.5
 EXIT_REFUSED = 2
 
 FORMATS = {"webp": ("image/webp", "webp"), "jpeg": ("image/jpeg", "jpg")}
+#: What the source is: a PDF's pages, or one raster image.
+KINDS = ("pdf", "image")
+#: Image formats the child decodes (what the library keeps after cleaning an upload).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
+#: Largest image decoded (the library refuses uploads above 40 megapixels).
+MAX_IMAGE_PIXELS = 40_000_000
 
 
 class RenderFailed(Exception):
@@ -67,8 +80,10 @@ class RenderLimits:
 
 def render_in_child(
     pdf_path: Path, out_dir: Path, *, widths: tuple[int, ...], image_format: str, limits: RenderLimits,
+    kind: str = "pdf",
 ) -> Iterator[dict]:
-    """Run the renderer on `pdf_path` in a child process; yield its events as they come.
+    """Run the renderer on `pdf_path` (a PDF, or an image when `kind` is "image") in a child
+    process; yield its events as they come.
 
     Images are written to `out_dir` (the caller stores and removes them). Raises
     RenderFailed with the child's refusal code, "render_timeout" when it ran past the
@@ -79,7 +94,7 @@ def render_in_child(
         sys.executable, "-I", str(Path(__file__).resolve()),
         "--out", str(out_dir), "--widths", ",".join(str(w) for w in widths), "--format", image_format,
         "--max-pages", str(limits.max_pages), "--memory-mb", str(limits.memory_mb),
-        "--cpu-seconds", str(int(limits.timeout_seconds) + 5), str(pdf_path),
+        "--cpu-seconds", str(int(limits.timeout_seconds) + 5), "--kind", kind, str(pdf_path),
     ]
     # The child parses untrusted bytes: it gets no secrets (database, S3 keys) from us.
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
@@ -174,6 +189,57 @@ def render_page_images(page, widths: tuple[int, ...], image_format: str) -> list
     return images
 
 
+def render_image_file(path: str, widths: tuple[int, ...], image_format: str) -> list[tuple[int, int, bytes]]:
+    """(width, height, encoded bytes) of the image at `path` fitted into each of `widths`.
+
+    Raises ValueError (and Pillow's own errors, all caught by the caller) for anything
+    that is not one of IMAGE_FORMATS or is larger than MAX_IMAGE_PIXELS.
+    """
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, do not just warn
+    with Image.open(path, formats=IMAGE_FORMATS) as opened:
+        largest = max(widths)
+        opened.draft("RGB", (largest, int(largest * MAX_ASPECT)))  # JPEG: decode at a reduced scale
+        image = ImageOps.exif_transpose(opened)
+        image.load()
+    if image.mode in ("RGBA", "LA", "PA", "P"):
+        rgba = image.convert("RGBA")  # transparency onto white, as a slide's background
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    source_width, source_height = max(image.width, 1), max(image.height, 1)
+    images = []
+    for width in widths:
+        scale = min(1.0, width / source_width, width * MAX_ASPECT / source_height)
+        size = (max(1, round(source_width * scale)), max(1, round(source_height * scale)))
+        fitted = image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+        images.append((fitted.width, fitted.height, _encode(fitted, image_format)))
+    return images
+
+
+def _image_main(args: argparse.Namespace, widths: tuple[int, ...], extension: str) -> int:
+    """One image as a one-page deck (see the module docstring)."""
+    try:
+        rendered = render_image_file(args.pdf, widths, args.format)
+    except Exception:  # not an image of an accepted format, damaged, or too many pixels
+        _say({"error": "image_unreadable"})
+        return EXIT_REFUSED
+    _say({"pages": 1})
+    images = []
+    for width, (real_width, real_height, data) in zip(widths, rendered, strict=True):
+        name = f"0001-{width}.{extension}"
+        (Path(args.out) / name).write_bytes(data)
+        images.append({"width": real_width, "height": real_height, "bytes": len(data), "file": name})
+    _say({"page": 1, "images": images})
+    return 0
+
+
 def _say(event: dict) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
@@ -181,8 +247,9 @@ def _say(event: dict) -> None:
 
 def child_main(argv: list[str] | None = None) -> int:
     """Render every page of a PDF into --out; report on stdout (see the module docstring)."""
-    parser = argparse.ArgumentParser(description="Render a PDF's pages to images (OpenRounds slides).")
+    parser = argparse.ArgumentParser(description="Render a PDF's pages (or an image) to images (OpenRounds slides).")
     parser.add_argument("pdf")
+    parser.add_argument("--kind", default="pdf", choices=KINDS)
     parser.add_argument("--out", required=True)
     parser.add_argument("--widths", default="1280,480")
     parser.add_argument("--format", default="webp", choices=sorted(FORMATS))
@@ -193,6 +260,8 @@ def child_main(argv: list[str] | None = None) -> int:
     _limit_child(args.memory_mb, args.cpu_seconds)
     widths = tuple(int(w) for w in args.widths.split(","))
     extension = FORMATS[args.format][1]
+    if args.kind == "image":
+        return _image_main(args, widths, extension)
 
     import pypdfium2 as pdfium
 

@@ -1,4 +1,4 @@
-"""Permission-checked reads of slides: who presents, who sees, which decks, which PDFs.
+"""Permission-checked reads of slides: who presents, who sees, which decks, which PDFs and images.
 
 Who presents: the session's host, anyone whose room role has the `present` permission
 (presenter; a consult's supervisor and trainee), and whoever the host gave the floor; in
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from courses.models import FileRole, Material, MaterialFile
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
-from sessions.models import DeckStatus, LiveSession, Participant, SessionKind, SlideDeck, SlidePage, SlideShow
+from sessions.models import DeckKind, DeckStatus, LiveSession, Participant, SessionKind, SlideDeck, SlidePage, SlideShow
 from sessions.room.registry import role_permissions
 
 from . import config
@@ -40,7 +40,11 @@ DECK_ERRORS: dict[str, Any] = {
     "render_crashed": gettext_lazy("The PDF could not be rendered."),
     "render_failed": gettext_lazy("The pages could not be prepared; try again."),
     "source_missing": gettext_lazy("The PDF is no longer in storage."),
+    "image_unreadable": gettext_lazy("The image could not be read: it is damaged, too large or of a kind that cannot be shown."),
 }
+#: Library images that can be shown (what the library keeps of an upload; not SVG, which
+#: is a document with its own scripts and links rather than pixels).
+SHOWABLE_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 #: Image sizes a client may ask for.
 SIZES = ("large", "small")
 
@@ -111,7 +115,7 @@ def image_url_template(deck_id: int) -> str:
 def deck_public(deck: SlideDeck) -> dict[str, Any]:
     """A deck as clients see it in room events and the snapshot."""
     return {
-        "id": deck.pk, "title": deck.title, "pages": deck.page_count,
+        "id": deck.pk, "title": deck.title, "kind": deck.kind, "pages": deck.page_count,
         "width": deck.page_width, "height": deck.page_height,
         "image_url": image_url_template(deck.pk), "widths": dict(zip(SIZES, config.image_widths(), strict=True)),
     }
@@ -148,15 +152,24 @@ def _pdf_file_of_current_version() -> QuerySet[MaterialFile]:
     )
 
 
+def _image_file_of_current_version() -> QuerySet[MaterialFile]:
+    return MaterialFile.objects.filter(
+        version__material=OuterRef("pk"), version__number=OuterRef("version"), role=FileRole.MAIN,
+        content_type__in=SHOWABLE_IMAGE_TYPES,
+    )
+
+
 def deck_material_choices(*, session: LiveSession, user: User, query: str = "", limit: int = MATERIAL_CHOICES) -> list[Material]:
-    """Library PDFs `user` may see and show: the session's case first, then the newest.
+    """Library PDFs and images `user` may see and show: the session's case first, then the newest.
 
     Presenters only. `query` narrows by title (case-insensitive). At most `limit`.
     """
     from courses.library.selectors import material_visible_to
 
     slides_require_presenter(session=session, user=user)
-    visible = material_visible_to(user).filter(kind__in=("pdf", "slides")).filter(Exists(_pdf_file_of_current_version()))
+    visible = material_visible_to(user).alias(
+        has_pdf=Exists(_pdf_file_of_current_version()), has_image=Exists(_image_file_of_current_version()),
+    ).filter(Q(kind__in=("pdf", "slides"), has_pdf=True) | Q(kind="image", has_image=True))
     query = (query or "").strip()[:100]
     if query:
         visible = visible.filter(Q(title__icontains=query))
@@ -178,6 +191,24 @@ def material_pdf_file(*, material: Material) -> MaterialFile | None:
             content_type="application/pdf",
         ).first()
     )
+
+
+def material_showable_file(*, material: Material) -> tuple[MaterialFile | None, str]:
+    """What of the material can go on screen, and as which deck kind (caller has checked visibility).
+
+    An image material's main image (PNG, JPEG, GIF, WebP: one page), else the material's
+    PDF; `(None, "pdf")` when it has neither.
+    """
+    if material.kind == "image":
+        image = (
+            MaterialFile.objects.filter(
+                version__material=material, version__number=material.version, role=FileRole.MAIN,
+                content_type__in=SHOWABLE_IMAGE_TYPES,
+            ).order_by("position", "pk").first()
+        )
+        if image is not None:
+            return image, DeckKind.IMAGE
+    return material_pdf_file(material=material), DeckKind.PDF
 
 
 def slides_current(*, session_id: int) -> dict[str, Any]:

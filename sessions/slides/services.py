@@ -1,7 +1,9 @@
 """Writes of slides: decks from the library or an upload, their rendering, and the room's page.
 
-Decks. A presenter makes a deck from a library PDF they may see
-(`deck_create_from_material`) or from a PDF they upload (`deck_create_from_upload`, or
+Decks. A presenter makes a deck from a library PDF or image they may see
+(`deck_create_from_material`; an image becomes a deck of one page, so showing it,
+annotating it, the late joiner's snapshot and the room record work as for a slide) or
+from a PDF they upload (`deck_create_from_upload`, or
 `deck_create_from_resumable_upload` for a file sent in pieces through the library's
 resumable uploads). The PDF is checked by content (it must be a PDF without active
 content, at most `SLIDES_MAX_UPLOAD_BYTES`). After commit the deck is queued for
@@ -41,7 +43,7 @@ from django.utils.translation import gettext as _
 
 from server.people.errors import InvalidRequest
 from server.people.models import User
-from sessions.models import DeckSource, DeckStatus, LiveSession, RoomEvent, SlideDeck, SlidePage, SlideShow
+from sessions.models import DeckKind, DeckSource, DeckStatus, LiveSession, RoomEvent, SlideDeck, SlidePage, SlideShow
 from sessions.room.events import room_event_emit, room_event_type
 
 from . import config, selectors
@@ -80,13 +82,13 @@ def _check_room_for_a_deck(session: LiveSession) -> None:
 
 def _deck_create(
     *, session: LiveSession, user: User, title: str, source: str, source_name: str, sha256: str, size: int,
-    folder: str, material_id: int | None = None,
+    folder: str, material_id: int | None = None, kind: str = DeckKind.PDF,
 ) -> SlideDeck:
-    """Create the deck; share rendered pages if this PDF was rendered before, else queue it."""
+    """Create the deck; share rendered pages if this file was rendered before, else queue it."""
     with transaction.atomic():
         _check_room_for_a_deck(session)
         deck = SlideDeck.objects.create(
-            session=session, title=title[:200] or _("Slides"), source=source, material_id=material_id,
+            session=session, title=title[:200] or _("Slides"), source=source, kind=kind, material_id=material_id,
             source_name=source_name, source_sha256=sha256, source_size=size, folder=folder,
             profile=config.render_profile(), created_by=user,
         )
@@ -134,19 +136,20 @@ def _deck_reuse_rendered(deck: SlideDeck) -> bool:
 
 
 def deck_create_from_material(*, user: User, session: LiveSession, material_id: int) -> SlideDeck:
-    """A deck of a library PDF that `user` may see (presenters only).
+    """A deck of a library PDF, or of a library image (one page), that `user` may see (presenters only).
 
     The same material (same file) asked for again in the session returns its deck, so a
     double click makes one deck. Refusals: `not_presenter`, `material_not_visible`,
-    `not_a_pdf` (the material has no PDF), `file_too_large`, `too_many_decks`.
+    `not_a_pdf` (the material has no PDF and no image that can be shown), `file_too_large`,
+    `too_many_decks`.
     """
     from courses.library.selectors import material_get_for_user
 
     selectors.slides_require_presenter(session=session, user=user)
     material = material_get_for_user(user, material_id)
-    file = selectors.material_pdf_file(material=material)
+    file, kind = selectors.material_showable_file(material=material)
     if file is None:
-        raise InvalidRequest(_("This material has no PDF to show."), "not_a_pdf")
+        raise InvalidRequest(_("This material has no PDF or image to show."), "not_a_pdf")
     if file.size > config.max_upload_bytes():
         raise _too_large(file.size)
     existing = (
@@ -158,7 +161,7 @@ def deck_create_from_material(*, user: User, session: LiveSession, material_id: 
         return existing
     return _deck_create(
         session=session, user=user, title=material.title, source=DeckSource.MATERIAL, material_id=material.pk,
-        source_name=file.storage_name, sha256=file.sha256, size=file.size, folder=uuid.uuid4().hex,
+        source_name=file.storage_name, sha256=file.sha256, size=file.size, folder=uuid.uuid4().hex, kind=kind,
     )
 
 
@@ -363,7 +366,7 @@ def deck_render(*, deck_id: int) -> bool:
             _fetch_source(deck.source_name, pdf_path)
             events = render_in_child(
                 pdf_path, out_dir, widths=config.image_widths(), image_format=config.image_format(),
-                limits=config.render_limits(),
+                limits=config.render_limits(), kind=deck.kind,
             )
             for event in events:
                 if "pages" in event:

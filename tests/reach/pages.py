@@ -136,6 +136,9 @@ PAGES: list[SitePage] = [
     SitePage("quiz", "amina", lambda p: _quiz_path(p, ""), budget_kb=60),
     SitePage("quiz statistics", "adebayo", lambda p: _quiz_path(p, "statistics/"), budget_kb=60),
     SitePage("quiz editor", "adebayo", lambda p: _quiz_path(p, "edit/"), budget_kb=60),
+    SitePage("question editor", "adebayo", lambda p: _quiz_path(
+        p, f"questions/{_first_pk('courses.Question', question_set=_first_quiz(), retired_at__isnull=True)}/edit/"
+    ), budget_kb=60),
     SitePage("marking", "adebayo", lambda p: f"/courses/{_first_quiz().module.course_id}/assessment/marking/", budget_kb=60),
     SitePage("consults", "chikondi", _fixed("/consults/")),
     SitePage("request a consult", "chikondi", _fixed("/consults/request/")),
@@ -153,6 +156,9 @@ PAGES: list[SitePage] = [
     SitePage("certificate verification", None, lambda p: f"/record/verify/{_first_pk('live.Certificate')}/", budget_kb=60),
     SitePage("school report", "okafor", lambda p: reverse("record:report", args=[p.schools.lagos.pk]), budget_kb=60),
     SitePage("portfolio", "amina", _fixed("/record/portfolio/"), budget_kb=60),
+    SitePage("certificate rules (school)", "okafor", lambda p: reverse("record:rules-school", args=[p.schools.lagos.pk]), budget_kb=60),
+    SitePage("certificate rule (course)", lambda p: _first_course(p).owner.username,
+             lambda p: reverse("record:rules-course", args=[_first_course(p).pk]), budget_kb=60),
 ]
 
 
@@ -165,6 +171,43 @@ def _room_path(people: SimpleNamespace) -> str:
 
 ROOM_PAGE = SitePage("room", "amina", _room_path, budget_kb=150)
 PAGES.append(ROOM_PAGE)
+
+
+def _breakout_group_path(people: SimpleNamespace) -> str:
+    """The room of an open breakout group that Amina is in (its page differs from a main room).
+
+    The demo data has no open groups (they close by themselves), so the first time this
+    splits a scheduled demo conference that Amina is not registered for (her own room stays
+    as it is) into one group with Lukas, through the services the host's panel calls, and
+    opens it; later calls find that group.
+    """
+    from sessions.breakouts import services
+    from sessions.models import BreakoutGroup, BreakoutMember, LiveSession, Participant
+
+    member = BreakoutMember.objects.filter(
+        user=people.amina, group__opened_at__isnull=False, group__closed_at__isnull=True
+    ).select_related("group").first()
+    if member is None:
+        session = (
+            LiveSession.objects.filter(status="scheduled", kind__in=("case_conference", "lecture"))
+            .exclude(registrations__user=people.amina).order_by("-starts_at").first()
+        )
+        if session is None:
+            raise LookupError("The demo data has no scheduled conference to split into groups.")
+        for user in (people.amina, people.lukas):
+            Participant.objects.get_or_create(session=session, user=user, defaults={"role": "attendee"})
+        services.breakouts_split(by=session.host, session=session, group_size=2, mode="manual", groups=1)
+        group = BreakoutGroup.objects.filter(parent=session).order_by("-split").first()
+        assert group is not None
+        for user in (people.amina, people.lukas):
+            services.breakout_move(by=session.host, session=session, user_id=user.pk, group_id=group.pk)
+        services.breakouts_open(by=session.host, session=session, minutes=240)
+        return f"/rooms/{group.room_id}/"
+    return f"/rooms/{member.group.room_id}/"
+
+
+# A breakout group's room: the room page with the group's heading, countdown and way back.
+PAGES.append(SitePage("breakout group room", "amina", _breakout_group_path, budget_kb=150))
 
 
 def room_usability_probe(page) -> None:

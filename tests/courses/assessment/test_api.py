@@ -110,3 +110,27 @@ def test_the_openapi_schema_lists_the_assessment_routes(client):
     paths = client.get("/api/schema").json()["paths"]
     assert any(path.endswith("/assessment/sets/{set_id}/attempts") for path in paths)
     assert any(path.endswith("/assessment/sets/{set_id}/statistics") for path in paths)
+
+
+def test_faculty_edit_and_move_questions_through_the_api(client, people, quiz):
+    client.force_login(people.amina)
+    _post(client, f"/api/assessment/sets/{quiz.set.pk}/attempts", _attempt(quiz, str(uuid.uuid4())))
+    url = f"/api/assessment/sets/{quiz.set.pk}/questions/{quiz.tests.pk}"
+    body = {"kind": "multiple", "prompt": "Which tests first?", "points": 2,
+            "options": [{"text": "Troponin", "correct": True}, {"text": "Repeat ECG", "correct": False},
+                        {"text": "Colonoscopy"}]}
+    learner = client.put(url, data=json.dumps(body), content_type="application/json")
+    assert learner.status_code == 403 and learner.json()["code"] == "not_course_faculty"
+    client.force_login(people.adebayo)
+    edited = client.put(url, data=json.dumps(body), content_type="application/json")
+    assert edited.status_code == 200
+    data = edited.json()
+    assert data["changed"] and data["version"] == 2 and data["answers_kept"] == 1
+    assert [q["id"] for q in data["set"]["questions"]] == [quiz.ecg.pk, data["question_id"], quiz.short.pk]
+    assert client.put(url, data=json.dumps(body), content_type="application/json").status_code == 404  # replaced
+    moved = _post(client, f"/api/assessment/sets/{quiz.set.pk}/questions/{data['question_id']}/move", {"direction": "up"})
+    assert [q["id"] for q in moved.json()["questions"]] == [data["question_id"], quiz.ecg.pk, quiz.short.pk]
+    bad = _post(client, f"/api/assessment/sets/{quiz.set.pk}/questions/{quiz.ecg.pk}/move", {"direction": "left"})
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_move"
+    attempt = Attempt.objects.get(user=people.amina)
+    assert (attempt.score, attempt.max_score) == (3.0, 4.0)  # marked against the version it answered

@@ -82,4 +82,23 @@ def test_answers_given_offline_sync_once_and_faculty_see_statistics(people, quiz
                  f"/courses/{course_id}/assessment/marking/", f"/courses/{course_id}/quizzes/{quiz.set.pk}/attempts/{attempt.pk}/"):
         faculty.goto(path)
         assert axe_violations(faculty, axe_source) == [], path
+    # Reordering by keyboard with plain forms: the focus comes back to the moved question.
+    faculty.goto(f"/courses/{course_id}/quizzes/{quiz.set.pk}/edit/")
+    faculty.get_by_role("button", name="Move down question 1").focus()
+    faculty.keyboard.press("Enter")
+    expect(faculty.get_by_role("button", name="Move down question 2")).to_be_focused()
+    expect(faculty.locator("ol.edit-questions > li").first).to_contain_text("Which tests first?")
+    faculty.keyboard.press("Shift+Tab")  # to its "Move up", and back up
+    faculty.keyboard.press("Enter")
+    expect(faculty.get_by_role("button", name="Move down question 1")).to_be_focused()  # first: no "up" left
+    expect(faculty.locator("ol.edit-questions > li").first).to_contain_text("What does this ECG show?")
+    # Editing the answered ECG question: a new version; Amina's attempt keeps the one she answered.
+    faculty.get_by_role("link", name="Edit question 1").click()
+    expect(faculty.get_by_role("heading", name="Edit question 1")).to_be_visible()
+    assert axe_violations(faculty, axe_source) == []
+    faculty.get_by_label("Question", exact=True).fill("What does this tracing show?")
+    faculty.get_by_role("button", name="Save question").click()
+    expect(faculty.get_by_role("status")).to_contain_text("Question saved as version 2.")
+    faculty.goto(f"/courses/{course_id}/quizzes/{quiz.set.pk}/attempts/{attempt.pk}/")
+    expect(faculty.locator("main")).to_contain_text("What does this ECG show?")
     faculty.context.close()

@@ -248,3 +248,122 @@ def test_submitting_and_marking_tell_the_platform_after_commit(people, quiz, dja
         course_event.disconnect(listener)
     expected = {"question_set_id": quiz.set.pk, "attempt_id": attempt.pk, "user_id": people.amina.pk}
     assert seen == [("course.attempt_submitted", expected), ("course.answer_marked", expected)]
+
+
+# -- editing and reordering ------------------------------------------------------------------
+
+
+def _new_key(question) -> list[OptionDraft]:
+    """The ECG question's options with "Normal ECG" made the correct one, and new feedback."""
+    return [
+        OptionDraft("Inferior STEMI", False, "Not on this tracing."),
+        OptionDraft("Normal ECG", True, "Yes: nothing abnormal."),
+        OptionDraft("Atrial fibrillation", False, "The rhythm is regular."),
+    ]
+
+
+def test_an_edit_is_a_new_version_in_the_same_place_and_changes_what_learners_see(people, quiz):
+    edit = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image, points=1,
+    )
+    assert edit.changed and edit.answered == 0
+    current = edit.question
+    assert (current.version, current.lineage, current.position) == (2, quiz.ecg.pk, quiz.ecg.position)
+    quiz.ecg.refresh_from_db()
+    assert quiz.ecg.retired_at is not None
+    seen = selectors.learner_question_set(user=people.amina, question_set=quiz.set)["questions"]
+    assert [q["id"] for q in seen] == [current.pk, quiz.tests.pk, quiz.short.pk]
+    assert seen[0]["prompt"] == "Read this tracing."
+    again = services.question_update(
+        by=people.adebayo, question=current, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(current), image=current.image, points=1,
+    )
+    assert not again.changed and again.question.pk == current.pk
+    with pytest.raises(InvalidRequest) as retired:
+        services.question_update(by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SHORT, prompt="Old one")
+    assert retired.value.code == "retired_question"
+
+
+def test_past_attempts_keep_the_version_they_answered_and_new_ones_use_the_new_key(people, quiz):
+    graded = _all_right(quiz) | {quiz.short.pk: {"text": ""}}  # a blank short answer: graded at once
+    before = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=graded).attempt
+    edit = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image, points=3,
+    )
+    assert edit.answered == 1
+    before.refresh_from_db()
+    assert (before.score, before.max_score, before.passed) == (3.0, 4.0, True)  # unchanged: 1 + 2 of 4
+    result = selectors.attempt_result(user=people.amina, attempt=before)
+    ecg = result["questions"][0]
+    assert ecg["id"] == quiz.ecg.pk and ecg["prompt"] == "What does this ECG show?" and ecg["awarded"] == 1.0
+    chosen = next(o for o in ecg["options"] if o["chosen"])
+    assert chosen["text"] == "Inferior STEMI" and chosen["correct"] is True
+    assert chosen["feedback"] == "Yes: ST elevation in II, III, aVF."
+
+    new_ecg = edit.question
+    after = services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers={
+        new_ecg.pk: {"options": options(new_ecg, "Normal ECG")},
+        quiz.tests.pk: {"options": options(quiz.tests, "Troponin")},
+        quiz.short.pk: {"text": ""},
+    }).attempt
+    assert (after.score, after.max_score) == (3.0, 6.0)
+    stats = question_set_statistics(user=people.adebayo, question_set_id=quiz.set.pk)
+    assert [item.question_id for item in stats.items] == [new_ecg.pk, quiz.tests.pk, quiz.short.pk]
+    assert stats.items[0].answered == 1 and stats.items[0].difficulty == 1.0  # only the attempt that saw version 2
+    assert stats.items[1].answered == 2
+
+
+def test_an_answer_to_the_replaced_version_arriving_late_is_marked_against_it(people, quiz):
+    """Amina opened the quiz (and answered offline) before the edit; her answers come after."""
+    seen_before = selectors.learner_question_set(user=people.amina, question_set=quiz.set)
+    new_ecg = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image,
+    ).question
+    services.question_remove(by=people.adebayo, question=quiz.short)
+    assert [q["id"] for q in seen_before["questions"]] == [quiz.ecg.pk, quiz.tests.pk, quiz.short.pk]
+    late = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=_all_right(quiz))
+    attempt = late.attempt
+    assert sorted(a.question_id for a in attempt.answers.all()) == sorted([quiz.ecg.pk, quiz.tests.pk, quiz.short.pk])
+    assert (attempt.score, attempt.max_score, attempt.status) == (3.0, 4.0, AttemptStatus.PENDING)
+    both = {quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")}, new_ecg.pk: {"options": []}}
+    with pytest.raises(InvalidRequest) as twice:
+        services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=both)
+    assert twice.value.code == "bad_question"
+    fresh = selectors.learner_question_set(user=people.tunde, question_set=quiz.set)
+    assert [q["id"] for q in fresh["questions"]] == [new_ecg.pk, quiz.tests.pk]
+
+
+def test_an_edit_follows_the_rules_of_a_new_question_and_only_faculty_edit(people, quiz):
+    with pytest.raises(InvalidRequest) as two_correct:
+        services.question_update(
+            by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="?",
+            options=[OptionDraft("A", True), OptionDraft("B", True)],
+        )
+    assert two_correct.value.code == "bad_correct"
+    for outsider in (people.amina, people.tanaka, people.awa):
+        with pytest.raises(PermissionRefused):
+            services.question_update(by=outsider, question=quiz.short, kind=QuestionKind.SHORT, prompt="Changed")
+        with pytest.raises(PermissionRefused):
+            services.question_move(by=outsider, question=quiz.short, offset=-1)
+    quiz.ecg.refresh_from_db()
+    assert quiz.ecg.retired_at is None
+
+
+def test_questions_move_up_and_down_and_stay_at_the_ends(people, quiz):
+    def order() -> list[int]:
+        return [q.pk for q in selectors.current_questions(quiz.set)]
+
+    services.question_move(by=people.adebayo, question=quiz.short, offset=-1)
+    assert order() == [quiz.ecg.pk, quiz.short.pk, quiz.tests.pk]
+    services.question_move(by=people.adebayo, question=quiz.short, offset=-1)
+    services.question_move(by=people.adebayo, question=quiz.short, offset=-1)  # already first: stays
+    assert order() == [quiz.short.pk, quiz.ecg.pk, quiz.tests.pk]
+    services.question_move(by=people.adebayo, question=quiz.tests, offset=1)  # already last: stays
+    services.question_move(by=people.adebayo, question=quiz.ecg, offset=1)
+    assert order() == [quiz.short.pk, quiz.tests.pk, quiz.ecg.pk]
+    assert [q.position for q in selectors.current_questions(quiz.set)] == [0, 1, 2]
+    with pytest.raises(InvalidRequest):
+        services.question_move(by=people.adebayo, question=quiz.ecg, offset=2)

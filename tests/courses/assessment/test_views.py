@@ -88,9 +88,95 @@ def test_the_demo_has_a_question_set_and_its_pages_open_for_their_viewers(client
     from tests.reach.pages import page_named, seed_demo_data
 
     people = seed_demo_data()
-    for name in ("quiz", "quiz statistics", "quiz editor", "marking"):
+    for name in ("quiz", "quiz statistics", "quiz editor", "question editor", "marking"):
         site_page = page_named(name)
         client.force_login(getattr(people, site_page.viewer(people)))
         response = client.get(site_page.path(people))
         assert response.status_code == 200, name
         assert len(response.content) < 30_000, name  # the HTML; the 60 KB budget includes CSS and JS
+
+
+def _edit_form(**changes: object) -> dict:
+    form = {
+        "kind": "single", "prompt": "Read this tracing.", "points": 1, "image": "", "model_answer": "",
+        "option_1": "Inferior STEMI", "feedback_1": "Not on this tracing.",
+        "option_2": "Normal ECG", "correct_2": "on", "feedback_2": "Yes: nothing abnormal.",
+        "option_3": "Atrial fibrillation", "feedback_3": "",
+    }
+    return {key: value for key, value in (form | changes).items() if value is not None}
+
+
+def test_faculty_edit_a_question_in_place_and_an_answered_one_keeps_its_attempts(client, people, quiz):
+    course_id = quiz.course.course.pk
+    client.force_login(people.amina)
+    quiz_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/"
+    page = client.get(quiz_url).content.decode()
+    client_id = re.search(r'name="client_id" value="([0-9a-f-]+)"', page).group(1)
+    # Amina's form was opened before the edit; she sends it after: marked against what she saw.
+    stale_form = {"client_id": client_id, f"q{quiz.ecg.pk}": options(quiz.ecg, "Inferior STEMI"), f"q{quiz.short.pk}": ""}
+
+    client.force_login(people.adebayo)
+    edit_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/edit/"
+    form_page = client.get(edit_url).content.decode()
+    assert "What does this ECG show?" in form_page and "Yes: ST elevation in II, III, aVF." in form_page
+    assert 'value="Atrial fibrillation"' in form_page and 'name="option_5"' in form_page  # 3 options + 2 empty rows
+
+    refused = client.post(edit_url, _edit_form(correct_1="on"))
+    assert refused.status_code == 400
+    assert "Mark exactly one option as correct." in refused.content.decode()
+    assert "Read this tracing." in refused.content.decode()  # what was typed is kept
+    assert not Question.objects.filter(prompt="Read this tracing.").exists()
+
+    saved = client.post(edit_url, _edit_form(image=quiz.ecg.image_id))
+    new_ecg = Question.objects.get(prompt="Read this tracing.", retired_at__isnull=True)
+    assert saved.status_code == 303 and saved["Location"].endswith(f"/edit/#question-{new_ecg.pk}")
+    listing = client.get(saved["Location"].split("#")[0]).content.decode()
+    assert "Question saved." in listing and "Read this tracing." in listing and "What does this ECG show?" not in listing
+    assert client.get(edit_url).status_code == 404  # the replaced version is no longer edited
+
+    client.force_login(people.amina)
+    late = client.post(quiz_url, stale_form)
+    result = client.get(late["Location"]).content.decode()
+    assert "What does this ECG show?" in result and "Yes: ST elevation in II, III, aVF." in result
+    assert "Score 1.0 of 4.0." in result
+
+
+def test_faculty_reorder_questions_with_plain_forms_and_focus_returns_to_the_moved_one(client, people, quiz):
+    course_id = quiz.course.course.pk
+    client.force_login(people.adebayo)
+    move_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.short.pk}/move/"
+    moved = client.post(move_url, {"direction": "up"})
+    assert moved.status_code == 303 and f"moved={quiz.short.pk}&direction=up" in moved["Location"]
+    page = client.get(moved["Location"]).content.decode()
+    order = [int(pk) for pk in re.findall(r'<li id="question-(\d+)"', page)]
+    assert order == [quiz.ecg.pk, quiz.short.pk, quiz.tests.pk]
+    assert "Question moved up." in page
+    focused = re.findall(r'<button type="submit" name="direction" value="(up|down)" autofocus>', page)
+    assert focused == ["up"]
+    first = page[page.index(f'id="question-{quiz.ecg.pk}"'):page.index(f'id="question-{quiz.short.pk}"')]
+    assert 'value="up"' not in first and 'value="down"' in first  # no "up" on the first question
+    bad = client.post(move_url, {"direction": "sideways"}, follow=True)
+    assert "Move a question one place up or down." in bad.content.decode()
+
+
+def test_only_the_course_faculty_edit_or_move_and_a_post_needs_the_csrf_token(people, quiz):
+    from django.test import Client
+
+    course_id = quiz.course.course.pk
+    edit_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/edit/"
+    move_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/move/"
+    client = Client()
+    assert client.get(edit_url).status_code == 302  # to the log-in page
+    for person, status in ((people.amina, 403), (people.tanaka, 403), (people.awa, 404)):
+        client.force_login(person)
+        assert client.get(edit_url).status_code == status, person
+        assert client.post(edit_url, _edit_form()).status_code == status, person
+        assert client.post(move_url, {"direction": "down"}).status_code == status, person
+    assert list(Question.objects.filter(question_set=quiz.set).values_list("pk", flat=True).order_by("position")) == [
+        quiz.ecg.pk, quiz.tests.pk, quiz.short.pk
+    ]
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(people.adebayo)
+    assert strict.post(edit_url, _edit_form()).status_code == 403
+    assert strict.post(move_url, {"direction": "down"}).status_code == 403
+    assert not Question.objects.filter(prompt="Read this tracing.").exists()

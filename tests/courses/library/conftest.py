@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from django.core.files.storage import default_storage, storages
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 from django.utils.functional import empty
 from PIL import Image
 
@@ -68,9 +67,12 @@ def library_storage(request, settings, tmp_path) -> Iterator[str]:
         need_component("S3 server on 127.0.0.1:9123", port_open("127.0.0.1", 9123))
         s3_bucket_ensure()
         backend = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_options()}
-    with override_settings(STORAGES={**settings.STORAGES, "default": backend}):
-        _reset_storages()
-        yield request.param
+    # Through pytest-django's `settings` (not a nested override_settings): a test that then
+    # changes another setting unwinds in the right order instead of leaking this storage
+    # into the tests that follow.
+    settings.STORAGES = {**settings.STORAGES, "default": backend}
+    _reset_storages()
+    yield request.param
     _reset_storages()
 
 
@@ -81,9 +83,9 @@ def local_storage(settings, tmp_path) -> Iterator[str]:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(tmp_path / "media"), "base_url": "/media/"},
     }
-    with override_settings(STORAGES={**settings.STORAGES, "default": backend}):
-        _reset_storages()
-        yield "local"
+    settings.STORAGES = {**settings.STORAGES, "default": backend}
+    _reset_storages()
+    yield "local"
     _reset_storages()
 
 

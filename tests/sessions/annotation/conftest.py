@@ -11,10 +11,10 @@ from sessions.models import DeckStatus, SlideDeck, SlideShow
 from tests.sessions.room.conftest import make_session, quick_room_timers, room_node  # noqa: F401
 
 
-def deck_on_screen(session: Any, user: Any, *, pages: int = 3, page: int = 1) -> SlideDeck:
+def deck_on_screen(session: Any, user: Any, *, pages: int = 3, page: int = 1, kind: str = "pdf") -> SlideDeck:
     """A ready deck record put on screen at `page` (its images are not needed by these tests)."""
     deck = SlideDeck.objects.create(
-        session=session, title="ECG teaching", source="upload", source_name="x.pdf", source_sha256="0" * 64,
+        session=session, title="ECG teaching", source="upload", kind=kind, source_name="x.pdf", source_sha256="0" * 64,
         source_size=1, folder="f", profile="p", created_by=user, status=DeckStatus.READY, page_count=pages,
         pages_done=pages, page_width=960, page_height=540, shown_at=timezone.now(),
     )

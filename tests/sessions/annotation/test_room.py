@@ -74,6 +74,54 @@ async def test_only_presenters_and_pen_holders_draw_and_the_host_takes_the_pen_b
         await sock.close()
 
 
+async def test_a_drawer_undoes_their_own_strokes_for_everyone_and_late_joiners_never_see_them(people, live, deck):
+    host = await open_socket(people.tanaka, live.pk)
+    amina = await open_socket(people.amina, live.pk)
+    lukas = await open_socket(people.lukas, live.pk)
+    await host.call("annotation.pen", user_id=people.amina.pk, pen=True)
+    mine = (await amina.call("annotation.stroke", **stroke(deck, color="blue")))["seq"]
+    hosts = (await host.call("annotation.stroke", **stroke(deck)))["seq"]
+
+    # Someone else's stroke is not hers to undo; without a pen, nothing is.
+    refused = await amina.call("annotation.undo", stroke=hosts)
+    assert refused["type"] == "error" and refused["code"] == "not_your_stroke" and refused["message"]
+    assert (await lukas.call("annotation.undo", stroke=hosts))["code"] == "forbidden"
+    assert (await amina.call("annotation.undo", stroke=999999))["code"] == "unknown_stroke"
+
+    assert (await amina.call("annotation.undo"))["code"] == "wrong_field"  # neither a stroke nor a page
+    assert (await amina.call("annotation.undo", deck_id=deck.pk, page=2))["code"] == "not_on_screen"
+
+    # Her Undo names the page: the server takes back her newest stroke there (not the host's, newer).
+    ack = await amina.call("annotation.undo", deck_id=deck.pk, page=1)
+    assert ack["type"] == "ack" and ack["seq"]
+    seen = await lukas.expect_type("annotation.undone")
+    assert seen["seq"] == ack["seq"]
+    assert seen["data"] == {"deck_id": deck.pk, "page": 1, "stroke": mine, "by": people.amina.pk}
+    assert room_event_problems("annotation.undone", seen["data"]) == []
+    assert (await amina.call("annotation.undo", stroke=mine))["seq"] is None  # already gone
+    assert (await amina.call("annotation.undo", deck_id=deck.pk, page=1))["seq"] is None  # nothing of hers left
+
+    # A stroke and its Undo sent back to back, without waiting: the Undo takes that stroke.
+    await amina.send({"type": "annotation.stroke", "id": "quick-1", **stroke(deck, color="black")})
+    await amina.send({"type": "annotation.undo", "id": "quick-2", "deck_id": deck.pk, "page": 1})
+    drawn = await lukas.expect(lambda m: m.get("type") == "annotation.stroke" and m["data"]["color"] == "black")
+    undone = await lukas.expect_type("annotation.undone")
+    assert undone["data"] == {"deck_id": deck.pk, "page": 1, "stroke": drawn["seq"], "by": people.amina.pk}
+
+    # The host may take back anyone's stroke.
+    again = (await amina.call("annotation.stroke", **stroke(deck, color="green")))["seq"]
+    assert (await host.call("annotation.undo", stroke=again))["seq"]
+
+    late = await open_socket(people.chikondi, live.pk)
+    assert [s["id"] for s in late.snapshot["annotation"]["strokes"]] == [hosts]
+    await late.send({"type": "annotation.load", "id": "load-1", "deck_id": deck.pk, "page": 1})
+    assert [s["id"] for s in (await late.expect_type("annotation.strokes"))["data"]["strokes"]] == [hosts]
+    pages = await db(lambda: selectors.annotated_pages(session=live, user=people.tanaka))
+    assert [p["count"] for p in pages] == [1]
+    for sock in (host, amina, lukas, late):
+        await sock.close()
+
+
 async def test_bad_strokes_are_refused_with_a_clear_error_and_nothing_is_stored(people, live, deck):
     host = await open_socket(people.tanaka, live.pk)
     before = await db(lambda: RoomEvent.objects.filter(session=live, type__startswith="annotation").count())
@@ -180,3 +228,21 @@ def test_the_record_page_shows_each_annotated_page_with_its_strokes(people, live
     assert f'src="/slides/decks/{deck.pk}/1/large/"' in html
     assert 'points="1000,562 1500,675 2000,562"' in html and 'stroke="#f2c200"' in html
     assert "1 annotation on this page" in html
+
+
+@pytest.mark.django_db
+def test_an_image_on_screen_is_annotated_and_its_record_says_image(people, live, client):
+    from django.urls import reverse
+
+    from sessions.models import Participant, SessionStatus
+
+    ecg = deck_on_screen(live, people.tanaka, pages=1, kind="image")
+    drawn = services.stroke_add(session=live, user=people.tanaka, deck_id=ecg.pk, page=1, tool="pen", color="red", width=2, d=LINE)
+    assert selectors.annotation_current(session_id=live.pk)["strokes"][0]["id"] == drawn
+    Participant.objects.get_or_create(session=live, user=people.amina)
+    live.status = SessionStatus.ENDED
+    live.save(update_fields=["status"])
+    client.force_login(people.amina)
+    html = client.get(reverse("room:room", args=[live.pk])).content.decode()
+    assert f'src="/slides/decks/{ecg.pk}/1/large/"' in html and 'alt="ECG teaching"' in html
+    assert "ECG teaching · image · 1 annotation on this page" in html

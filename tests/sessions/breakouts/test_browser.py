@@ -1,5 +1,6 @@
 """Breakout groups as people use them, in three Chromium contexts: the host splits the room,
-two students land in their group by themselves, talk in its chat and write its notes, the
+two students land in their group by themselves, see and hear each other (video frames and
+audio packets keep arriving through the SFU), talk in its chat and write its notes, the
 host moves one of them out and back in (the old group's room then refuses him on
 its socket), closes the groups, everyone is back in the main room and sees the group's notes. The
 pages with the host's panel and the group's room pass axe-core; a person not in a group
@@ -14,6 +15,7 @@ import pytest
 
 from sessions.models import BreakoutGroup, SessionStatus
 from tests.accessibility.test_axe import axe_source, axe_violations  # noqa: F401  (axe_source is a fixture)
+from tests.sessions.media.test_browser_media import keeps_growing
 
 from ..room.conftest import make_session
 
@@ -61,6 +63,14 @@ def test_split_talk_in_a_group_and_come_back(people, browser_page, axe_source): 
     # Checked before the chat has messages: the room's chat log (<ol role=log>, not ours)
     # makes axe flag its items as list items outside a list.
     assert not axe_violations(lukas, axe_source)
+    # The two of them see and hear each other: the group's room has its own audio/video
+    # (the SFU, as any room; Chromium's fake camera and microphone).
+    for page in (amina, lukas):
+        page.get_by_role("button", name="Join with camera and microphone").click()
+    for page, other in ((amina, people.lukas), (lukas, people.amina)):
+        page.wait_for_selector('[data-media][data-connection="connected"]', timeout=20_000)
+        keeps_growing(page)
+        expect(page.locator('.media-tile[data-source="camera"]', has_text=other.name)).to_have_count(1)
     amina.get_by_placeholder("Write a message").fill("Hello from Lagos")
     amina.get_by_placeholder("Write a message").press("Enter")
     expect(lukas.locator("#chat-log")).to_contain_text("Hello from Lagos")

@@ -216,3 +216,108 @@ def test_group_rooms_stay_out_of_the_hosts_schedule_and_calendar(people, main):
     services.breakouts_split(by=people.tanaka, session=main, group_size=3, seed=8)
     assert list(user_schedule(user=people.tanaka)) == [main]
     assert list(user_calendar_sessions(user=people.tanaka)) == [main]
+
+
+def _apply(plan: dict, change: dict) -> str:
+    """The page's rule for a change (frontend/static/js/breakouts/plan.js), in Python."""
+    if change["version"] <= plan["version"]:
+        return "old"
+    if change["base_version"] != plan["version"]:
+        return "gap"
+    if change["replace"]:
+        plan["groups"] = {g["id"]: {k: v for k, v in g.items() if k != "members"} for g in change["groups"]}
+        plan["where"] = {uid: g["id"] for g in change["groups"] for uid in g["members"]}
+        plan["where"].update({uid: 0 for uid in change["unassigned"]})
+    for g in [] if change["replace"] else change["groups"]:
+        plan["groups"][g["id"]].update(g)
+    plan["where"].update({uid: gid for uid, gid in change["moves"]})
+    plan.update({k: change[k] for k in ("version", "state", "opened_at", "closes_at")})
+    return "applied"
+
+
+def _whole(session) -> dict:
+    full = breakout_plan(session=session)
+    where = {m["id"]: g["id"] for g in full["groups"] for m in g["members"]}
+    where.update({m["id"]: 0 for m in full["unassigned"]})
+    groups = {g["id"]: {k: v for k, v in g.items() if k != "members"} for g in full["groups"]}
+    return {"version": full["version"], "state": full["state"], "opened_at": full["opened_at"],
+            "closes_at": full["closes_at"], "groups": groups, "where": where}
+
+
+def test_the_changes_applied_in_order_are_the_whole_plan_and_a_missed_one_is_seen(people, main):
+    held = _whole(main)
+    assert held["version"] == 0 and held["state"] == "none"
+    done = 0
+
+    def catch_up() -> list[str]:
+        nonlocal done
+        events = list(RoomEvent.objects.filter(session=main, type="breakouts.changed", seq__gt=done).order_by("seq"))
+        done = events[-1].seq if events else done
+        return [_apply(held, event.payload) for event in events]
+
+    services.breakouts_split(by=people.tanaka, session=main, group_size=4, mode="manual", groups=3)
+    assert catch_up() == ["applied"] and held == _whole(main)
+    groups = list(BreakoutGroup.objects.filter(parent=main).order_by("number"))
+    for n, name in enumerate(STUDENTS):
+        services.breakout_move(by=people.tanaka, session=main, user_id=getattr(people, name).pk, group_id=groups[n % 3].pk)
+    assert catch_up() == ["applied"] * 12 and held == _whole(main)
+    services.breakouts_open(by=people.tanaka, session=main, minutes=5)
+    services.breakout_move(by=people.tanaka, session=main, user_id=people.amina.pk, group_id=None)
+    PeerNotes.objects.create(session=groups[1].room, text="Dengue: warning signs first", version=1)
+    services.breakouts_close(by=people.tanaka, session=main)
+    assert catch_up() == ["applied"] * 3
+    # Once closed, nobody is listed as "in no group" (the page shows the groups' reports).
+    assert {**held, "where": {uid: gid for uid, gid in held["where"].items() if gid}} == _whole(main)
+    assert held["groups"][groups[1].pk]["report"] == "Dengue: warning signs first"
+
+    # Every change is small: a move carries one person, not the plan.
+    move = RoomEvent.objects.filter(session=main, type="breakouts.changed").order_by("seq")[3]
+    assert move.payload["moves"] and len(move.payload["people"]) == 1 and move.payload["groups"] == []
+    # A client that missed one sees the gap (and asks for the whole plan).
+    stale = _whole(main) | {"version": 1}
+    later = RoomEvent.objects.filter(session=main, type="breakouts.changed").order_by("-seq").first()
+    assert _apply(stale, later.payload) == "gap"
+    assert _apply(held, later.payload) == "old"
+
+
+def test_every_process_finds_the_deadline_and_only_one_closes(people, main):
+    services.breakouts_split(by=people.tanaka, session=main, group_size=6, seed=4)
+    services.breakouts_open(by=people.tanaka, session=main, minutes=3)
+    closes_at = BreakoutGroup.objects.filter(parent=main).first().closes_at
+    assert services.breakouts_deadlines(before=timezone.now()) == []
+    assert services.breakouts_deadlines(before=timezone.now() + timedelta(minutes=4)) == [(str(main.pk), closes_at)]
+    BreakoutGroup.objects.filter(parent=main).update(closes_at=timezone.now() - timedelta(seconds=1))
+    assert services.breakouts_deadline_run(key=str(main.pk)) is not None  # the first timer closes
+    assert services.breakouts_deadline_run(key=str(main.pk)) is None  # any other finds them closed
+    assert services.breakouts_deadlines(before=timezone.now() + timedelta(minutes=4)) == []
+    assert RoomEvent.objects.filter(session=main, type="breakouts.changed", payload__state="closed").count() == 1
+
+
+@pytest.mark.realservices
+@pytest.mark.django_db(transaction=True)
+def test_timers_of_many_processes_at_once_close_the_groups_once(people, main):
+    """PostgreSQL: eight threads (as eight processes' timers) at the deadline; the plan's row
+    lock lets one close, the others wait and find the groups closed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    from tests.conftest import need_component
+
+    need_component("PostgreSQL test database", connection.vendor == "postgresql")
+    services.breakouts_split(by=people.tanaka, session=main, group_size=6, seed=4)
+    services.breakouts_open(by=people.tanaka, session=main, minutes=3)
+    BreakoutGroup.objects.filter(parent=main).update(closes_at=timezone.now())
+
+    def timer() -> int | None:
+        try:
+            return services.breakouts_deadline_run(key=str(main.pk))
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _n: timer(), range(8)))
+    assert sum(seq is not None for seq in outcomes) == 1
+    assert RoomEvent.objects.filter(session=main, type="breakouts.changed", payload__state="closed").count() == 1
+    rooms = list(BreakoutGroup.objects.filter(parent=main).values_list("room_id", flat=True))
+    assert RoomEvent.objects.filter(session_id__in=rooms, type="breakout.closed").count() == len(rooms)

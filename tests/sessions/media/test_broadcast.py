@@ -22,9 +22,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.test import Client as HttpClient
 
-from sessions.media.broadcast import RENDITIONS, playlist_segments
+from sessions.media.broadcast import RENDITIONS, playlist_parts, playlist_segments
 from sessions.media.broadcast_views import LIVE_WINDOW, playlist_signed
 from sessions.models import Participant, RoomEvent, SessionRecording
+from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
+from tests.sessions.media.test_placement import separate_workers  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 from tests.sessions.media.test_worker import _sync_consult
 
@@ -56,7 +58,7 @@ async def _broadcasting(people, clients):
     host = await clients(people.tanaka, live.pk)
     await host.join(ToneTrack(), MovingVideoTrack())
     amina = await clients(people.amina, live.pk)
-    assert amina.snapshot["broadcast"] == {"allowed": True, "active": False, "may_broadcast": False,
+    assert amina.snapshot["broadcast"] == {"allowed": True, "active": False, "may_broadcast": False, "waiting": [],
                                            "playlist": f"/rooms/{live.pk}/broadcast/master.m3u8"}
     assert host.snapshot["broadcast"]["may_broadcast"] is True
     client_id = await amina.send("media.broadcast", action="start")
@@ -105,6 +107,71 @@ async def test_a_host_broadcasts_three_renditions_that_decode_and_the_broadcast_
         assert recording.duration / 1_000_000 >= 5
 
 
+def stored_text(name: str) -> str:
+    with default_storage.open(name, "rb") as stored:
+        return stored.read().decode()
+
+
+def assert_continued_playlists(folder: str) -> list[str]:
+    """Every rendition's stored playlist goes on after one discontinuity: the media
+    sequence kept, segment numbers rising without reuse, the new part decodes. The 720p
+    playlist's text per rendition (for the recording's length)."""
+    texts = []
+    for rendition in RENDITIONS:
+        text = stored_text(f"{folder}/{rendition.name}/index.m3u8")
+        assert text.count("#EXT-X-DISCONTINUITY\n") == 1 and "#EXT-X-MEDIA-SEQUENCE:0\n" in text, text
+        parts = playlist_parts(text)
+        assert len(parts) == 2 and len(parts[0]) >= 2 and len(parts[1]) >= 2, (rendition.name, text)
+        numbers = [int(name[4:10]) for name in parts[0] + parts[1]]
+        assert numbers == sorted(set(numbers)) and numbers[len(parts[0])] > numbers[len(parts[0]) - 1], numbers
+        with default_storage.open(f"{folder}/{rendition.name}/{parts[1][0]}", "rb") as stored:
+            counts = decoded_kinds(stored.read())
+        assert counts["audio"] > 0 and (counts["video"] > 0) == bool(rendition.width), (rendition.name, counts)
+        texts.append(text)
+    return texts
+
+
+def assert_one_recording_of_every_part(session, playlist: str) -> None:
+    """One MP4 of the broadcast, as long as all its parts together (packets copied)."""
+    kept = list(SessionRecording.objects.filter(session=session))
+    assert len(kept) == 1 and kept[0].name.endswith("-broadcast.mp4"), [k.name for k in kept]
+    listed = sum(float(line.split(":", 1)[1].rstrip(",")) for line in playlist.splitlines() if line.startswith("#EXTINF:"))
+    with default_storage.open(kept[0].name, "rb") as stored, av.open(stored) as recording:
+        seconds = recording.duration / 1_000_000
+        assert recording.streams.video[0].codec_context.name == "h264"
+        frames = sum(1 for _ in recording.decode(video=0))
+    assert abs(seconds - listed) < 1.5, (seconds, listed)
+    assert frames >= 0.9 * listed * 15, (frames, listed)  # every part's pictures, 15 per second
+
+
+async def test_a_handed_over_broadcast_goes_on_in_the_same_playlists_and_becomes_one_recording(people, clients):
+    """What a drain does to the broadcast, on the embedded worker: hand over, continue."""
+    from sessions.media.embedded import ensure_in_process_worker
+
+    live, host, amina, folder = await _broadcasting(people, clients)
+    await asyncio.sleep(4.5)
+    worker = await ensure_in_process_worker(live.pk)
+    await worker.broadcasts.pop(live.pk).hand_over()  # what `_broadcast_leave` does when another worker lives
+    first = await db(stored_text, f"{folder}/720p/index.m3u8")
+    assert "#EXT-X-ENDLIST" not in first, "handed over, not ended"
+    await worker._continue_broadcast(live.pk)
+    await asyncio.sleep(5)
+    await db(assert_continued_playlists, folder)
+    viewer = HttpClient()
+    await db(viewer.force_login, people.amina)
+    served = (await db(viewer.get, f"/rooms/{live.pk}/broadcast/720p.m3u8")).content.decode()
+    assert "#EXT-X-DISCONTINUITY" in served or "#EXT-X-DISCONTINUITY-SEQUENCE:1" in served, served
+    await host.send("media.broadcast", action="stop")
+    await amina.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+    assert [m["data"]["active"] for m in amina.messages if m["type"] == "media.broadcast"] == [True, False]
+    await host.send("room.end")
+    for _ in range(150):
+        if await db(lambda: SessionRecording.objects.filter(session=live).exists()):
+            break
+        await asyncio.sleep(0.1)
+    await db(assert_one_recording_of_every_part, live, await db(stored_text, f"{folder}/720p/index.m3u8"))
+
+
 async def test_only_the_room_gets_the_playlists_with_signed_segments(people, clients):
     live, host, amina, folder = await _broadcasting(people, clients)
     viewer, outsider, removed = HttpClient(), HttpClient(), HttpClient()
@@ -146,6 +213,41 @@ async def test_a_consult_is_never_broadcast(people, clients):
     assert not await db(lambda: RoomEvent.objects.filter(session_id=consult.session_id, type="media.broadcast").exists())
 
 
+async def test_a_viewer_beyond_the_sfu_cap_is_told_at_the_socket_and_the_host_learns_people_are_waiting(
+    people, clients, settings
+):
+    """Overflow: the session's cap is 1 (the host). Viewers are refused with `media_full`, not
+    a closed socket; while nothing is broadcast the host (and only the host, and the viewer)
+    hears `media.overflow`; once it runs the refusal says so and nobody is bothered."""
+    settings.MEDIA_SESSION_SFU_CAP = 1
+    live = await db(make_session, people)
+    host = await clients(people.tanaka, live.pk)
+    assert (await host.join(ToneTrack(), MovingVideoTrack()))["type"] == "media.answer", "a speaker is never refused"
+    amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    refused = await amina.join()
+    assert refused["type"] == "media.error" and refused["code"] == "media_full", refused
+    assert refused["reason"] == "session_cap" and refused["broadcast"] is False
+    waiting = await host.expect(lambda m: m["type"] == "media.overflow", 5)
+    assert waiting["data"] == {"user_id": people.amina.pk, "reason": "session_cap"}
+    await amina.expect(lambda m: m["type"] == "media.overflow", 5)
+    await amina.send("chat.send", text="I cannot join the video")  # the room socket stays open
+    await host.expect(lambda m: m["type"] == "chat.message" and m["data"].get("text") == "I cannot join the video")
+    assert not any(m["type"] == "media.overflow" for m in lukas.messages), "private to the hosts and that viewer"
+    later = await clients(people.tanaka, live.pk)  # the host's second tab, or after a reload
+    assert later.snapshot["broadcast"]["waiting"] == [people.amina.pk]
+    assert lukas.snapshot["broadcast"]["waiting"] == []
+
+    await host.send("media.broadcast", action="start")
+    await lukas.expect(lambda m: m["type"] == "media.broadcast" and m["data"]["active"], FIRST_PLAYLIST_SECONDS)
+    refused = await lukas.join()
+    assert refused["code"] == "media_full" and refused["broadcast"] is True, refused
+    await asyncio.sleep(0.3)
+    assert [m["data"]["user_id"] for m in host.messages if m["type"] == "media.overflow"] == [people.amina.pk]
+    await host.send("media.broadcast", action="stop")
+    await host.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+
+
 def test_a_live_playlist_is_a_sliding_window_and_an_ended_one_lists_every_segment():
     body = "".join(f"#EXTINF:2.000000,\nseg-{n:06d}.ts\n" for n in range(20))
     head = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n"
@@ -155,6 +257,100 @@ def test_a_live_playlist_is_a_sliding_window_and_an_ended_one_lists_every_segmen
     assert "seg-000019.ts" in live and "seg-000011.ts" not in live
     ended = playlist_signed(head + body + "#EXT-X-ENDLIST\n", "broadcasts/session-1/x", "720p")
     assert ended.count("#EXTINF") == 20 and "#EXT-X-MEDIA-SEQUENCE:0" in ended and ended.rstrip().endswith("#EXT-X-ENDLIST")
+    # Handed over at segment 5: the discontinuity has left the window, and is counted.
+    continued = body.replace("#EXTINF:2.000000,\nseg-000005.ts", "#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg-000005.ts")
+    live = playlist_signed(head + continued, "broadcasts/session-1/x", "720p")
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:1\n" in live and "#EXT-X-DISCONTINUITY\n" not in live, live
+    recent = body.replace("#EXTINF:2.000000,\nseg-000015.ts", "#EXT-X-DISCONTINUITY\n#EXTINF:2.000000,\nseg-000015.ts")
+    live = playlist_signed(head + recent, "broadcasts/session-1/x", "720p")
+    assert "DISCONTINUITY-SEQUENCE" not in live
+    assert live.index("#EXT-X-DISCONTINUITY") < live.index("seg-000015.ts") < live.index("seg-000016.ts")
+
+
+# ------------------------------------------------------------ a CDN in front (CloudFront signing)
+
+
+@pytest.fixture
+def cdn_storage(settings):
+    """The default storage as production configures it for a CDN: S3 with a custom domain and
+    a CloudFront key pair (a fresh RSA key); `(public key, storage options)`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.courses.library.conftest import _reset_storages
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    options = {"bucket_name": "openrounds-cdn", "region_name": "us-east-1", "access_key": "testing", "secret_key": "testing",
+               "querystring_auth": True, "custom_domain": "cdn.openrounds.test",
+               "cloudfront_key_id": "K2JCJMDEHXQW5F", "cloudfront_key": pem}
+
+    def use(**changes):
+        # Through pytest-django's `settings`, so every change unwinds in order after the test.
+        backend = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, **changes}}
+        settings.STORAGES = {**settings.STORAGES, "default": backend}
+        _reset_storages()
+
+    use()
+    yield key.public_key(), use
+    _reset_storages()
+    _reset_storages()
+
+
+def cloudfront_signature_valid(public_key, url: str) -> bool:
+    """CloudFront's canned policy check, as the edge does it (RSA-SHA1 over the policy)."""
+    import base64
+    from urllib.parse import parse_qs, urlsplit
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    resource, _sep, query = url.partition("?")
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    policy = ('{"Statement":[{"Resource":"%s","Condition":{"DateLessThan":{"AWS:EpochTime":%s}}}]}'
+              % (resource, params["Expires"])).encode()
+    signature = base64.b64decode(params["Signature"].replace("-", "+").replace("_", "=").replace("~", "/"))
+    assert urlsplit(url).scheme == "https"
+    try:
+        public_key.verify(signature, policy, padding.PKCS1v15(), hashes.SHA1())
+    except InvalidSignature:
+        return False
+    return True
+
+
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")  # inside django-storages 1.14
+def test_with_a_cdn_the_playlist_names_cloudfront_signed_segment_urls_that_verify(cdn_storage):
+    from urllib.parse import parse_qs, urlsplit
+
+    public_key, use = cdn_storage
+    body = "".join(f"#EXTINF:2.000000,\nseg-{n:06d}.ts\n" for n in range(3))
+    head = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n"
+    began = time.time()
+    urls = [line for line in playlist_signed(head + body, "broadcasts/session-4/x", "360p").splitlines() if line.startswith("http")]
+    assert len(urls) == 3
+    for n, url in enumerate(urls):
+        parts = urlsplit(url)
+        assert (parts.netloc, parts.path) == ("cdn.openrounds.test", f"/broadcasts/session-4/x/360p/seg-{n:06d}.ts")
+        params = parse_qs(parts.query)
+        assert set(params) == {"Expires", "Signature", "Key-Pair-Id"}, url
+        assert params["Key-Pair-Id"] == ["K2JCJMDEHXQW5F"]
+        assert began + 290 <= int(params["Expires"][0]) <= time.time() + 310, "live: five minutes"
+        assert cloudfront_signature_valid(public_key, url), url
+    # The edge would refuse the signature on any other segment or a later expiry.
+    assert not cloudfront_signature_valid(public_key, urls[0].replace("seg-000000", "seg-000001"))
+    later = urls[0].replace(f"Expires={parse_qs(urlsplit(urls[0]).query)['Expires'][0]}", "Expires=4102444800")
+    assert not cloudfront_signature_valid(public_key, later)
+    ended = playlist_signed(head + body + "#EXT-X-ENDLIST\n", "broadcasts/session-4/x", "360p")
+    first = next(line for line in ended.splitlines() if line.startswith("http"))
+    expires = int(parse_qs(urlsplit(first).query)["Expires"][0])
+    assert expires >= began + 6 * 3600 - 10, "an ended broadcast (the replay) is signed for six hours"
+
+    # A custom domain without a key would be unsigned CDN URLs: the bucket's presigned ones instead.
+    use(cloudfront_key_id=None, cloudfront_key=None)
+    fallback = [line for line in playlist_signed(head + body, "broadcasts/session-4/x", "360p").splitlines() if line.startswith("http")]
+    assert fallback and all(
+        "cdn.openrounds.test" not in url and ("X-Amz-Signature=" in url or "AWSAccessKeyId=" in url) for url in fallback), fallback
 
 
 # ------------------------------------------------------------ at the wire, on S3
@@ -204,6 +400,116 @@ async def test_on_s3_a_viewer_fetches_signed_segments_and_an_outsider_gets_nothi
     assert head["CacheControl"] == "public, max-age=1"
     await host.send("media.broadcast", action="stop")
     await amina.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+
+
+@pytest.mark.realservices
+@pytest.mark.parametrize("ended_by", ["drain", "kill"])
+async def test_a_drained_workers_broadcast_goes_on_on_the_next_worker_and_stays_one_recording(
+    people, separate_workers, clients, s3_default_storage, ended_by
+):
+    """A deploy drains the worker that broadcasts (SIGTERM to `manage.py media_worker`), or
+    it dies (SIGKILL): the next worker continues the same playlists on S3, the room's
+    notice never goes off, and the recording made at the end is one file of both parts."""
+    import signal
+
+    from tests.sessions.media.test_placement import live_workers, moved_and_flowing_again, peer_session
+
+    live = await peer_session(people)
+    try:
+        amina = await clients(people.amina, live.pk)  # the host
+    except AssertionError:  # the first snapshot on a loaded 2-core machine can exceed the socket helper's 3 s
+        amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    first = separate_workers()  # after the sockets: a worker starting takes a core for a while
+    (a,) = await live_workers(1)
+    assert (await amina.join(ToneTrack(), MovingVideoTrack()))["worker"] == a.id
+    assert (await lukas.join())["worker"] == a.id
+    await lukas.send("media.subscribe", publisher="*", kinds=["audio", "video"])
+    await amina.send("media.broadcast", action="start")
+    notice = await lukas.expect(lambda m: m["type"] == "media.broadcast" and m["data"]["active"], 20)
+    folder = notice["data"]["folder"]
+    separate_workers()
+    await live_workers(2)
+    await asyncio.sleep(3)
+    first.send_signal(signal.SIGTERM if ended_by == "drain" else signal.SIGKILL)
+    await moved_and_flowing_again(amina, lukas, a.id, "worker_draining" if ended_by == "drain" else "worker_lost")
+    deadline = time.monotonic() + 25
+    while True:
+        try:
+            await db(assert_continued_playlists, folder)
+            break
+        except (AssertionError, Exception):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    for _ in range(100):
+        if first.poll() is not None:
+            break
+        await asyncio.sleep(0.2)
+    assert first.returncode == (0 if ended_by == "drain" else -signal.SIGKILL)
+    await amina.send("media.broadcast", action="stop")
+    await lukas.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+    assert [m["data"]["active"] for m in lukas.messages if m["type"] == "media.broadcast"] == [True, False]
+    await amina.send("room.end")
+    for _ in range(200):
+        if await db(lambda: SessionRecording.objects.filter(session=live).exists()):
+            break
+        await asyncio.sleep(0.1)
+    await db(assert_one_recording_of_every_part, live, await db(stored_text, f"{folder}/720p/index.m3u8"))
+    gap = await asyncio.to_thread(handover_gap_seconds, folder)
+    print(f"broadcast handover ({ended_by}): {gap:.0f} s between the last segment of the old worker and the next")
+    assert gap < 20, gap  # what a player waits, with the people's media moving meanwhile
+
+
+def handover_gap_seconds(folder: str) -> float:
+    """Seconds between the stored times of the last segment before the discontinuity and the
+    first after it (S3 LastModified: to the second)."""
+    from django.core.files.storage import storages
+
+    storage = storages["default"]
+    before, after = playlist_parts(stored_text(f"{folder}/720p/index.m3u8"))[:2]
+
+    def stored_at(name: str) -> float:
+        head = storage.bucket.meta.client.head_object(
+            Bucket=storage.bucket.name, Key=storage._normalize_name(f"{folder}/720p/{name}"))
+        return head["LastModified"].timestamp()
+
+    return stored_at(after[0]) - stored_at(before[-1])
+
+
+@pytest.mark.realservices
+def test_the_lifecycle_command_lets_the_bucket_expire_broadcasts_and_keeps_other_rules(s3_default_storage):
+    from django.core.files.storage import storages
+    from django.core.management import call_command
+
+    storage = storages["default"]
+    client, bucket = storage.bucket.meta.client, storage.bucket.name
+    other = {"ID": "someone-elses", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}
+    client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [other]})
+    out = io.StringIO()
+    for _ in range(2):  # idempotent
+        call_command("broadcast_lifecycle", "--days", "21", stdout=out)
+    rules = {rule["ID"]: rule for rule in client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert set(rules) == {"someone-elses", "openrounds-broadcast-hls"}, rules
+    ours = rules["openrounds-broadcast-hls"]
+    assert ours["Filter"]["Prefix"] == storage._normalize_name("broadcasts") + "/", ours
+    assert ours["Filter"]["Prefix"].endswith("broadcasts/") and not ours["Filter"]["Prefix"].startswith("recordings")
+    assert ours["Expiration"] == {"Days": 21} and ours["Status"] == "Enabled"
+    assert "Applied:" in out.getvalue()
+
+
+def test_the_lifecycle_command_says_a_file_system_has_none(settings):
+    from django.core.management import CommandError, call_command
+    from django.test import override_settings
+
+    from tests.courses.library.conftest import _reset_storages
+
+    backend = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": settings.MEDIA_ROOT}}
+    with override_settings(STORAGES={**settings.STORAGES, "default": backend}):
+        _reset_storages()
+        with pytest.raises(CommandError, match="not an S3 bucket"):
+            call_command("broadcast_lifecycle")
+    _reset_storages()
 
 
 def test_without_h264_or_aac_in_the_bundled_ffmpeg_the_broadcast_fails_clearly(monkeypatch):

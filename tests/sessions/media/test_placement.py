@@ -17,7 +17,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 
-from sessions.media.placement import WorkerInfo, WorkerLoad, WorkerRegistry
+from sessions.media.placement import PlacementFull, WorkerInfo, WorkerLoad, WorkerRegistry
 from sessions.models import SessionKind
 from tests.conftest import need_component
 from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
@@ -88,6 +88,29 @@ async def test_a_dead_worker_is_reaped_once_and_its_sessions_are_free_to_move(re
     assert [r for r in results if r] == [{"a": [5]}], "exactly one reaper tells the room"
     assert await registry.placed_on(5) is None
     assert (await registry.place(5)).id == "b"
+
+
+async def test_viewers_beyond_the_session_cap_or_every_workers_hard_limit_are_refused_speakers_never(registry, settings):
+    settings.MEDIA_SESSION_SFU_CAP = 2
+    settings.MEDIA_WORKER_HARD_LIMIT = 0
+    await registry.announce(worker("a"))
+    assert (await registry.place_participant(9, "host", viewer=False)).id == "a"
+    assert (await registry.place_participant(9, "v1", viewer=True)).id == "a"
+    with pytest.raises(PlacementFull) as full:
+        await registry.place_participant(9, "v2", viewer=True)
+    assert full.value.reason == "session_cap"
+    assert (await registry.place_participant(9, "v1", viewer=True)).id == "a", "someone already in stays in"
+    assert (await registry.place_participant(9, "presenter", viewer=False)).id == "a", "a speaker is never refused"
+    await registry.release_participant(9, "v1", "a")
+    await registry.release_participant(9, "presenter", "a")
+    assert (await registry.place_participant(9, "v2", viewer=True)).id == "a", "a seat freed is a seat taken"
+    settings.MEDIA_SESSION_SFU_CAP = 0
+    settings.MEDIA_WORKER_HARD_LIMIT = 2
+    with pytest.raises(PlacementFull) as full:  # a carries 2 = its hard limit, and it is the only worker
+        await registry.place_participant(10, "v3", viewer=True)
+    assert full.value.reason == "workers_full"
+    await registry.announce(worker("b"))
+    assert (await registry.place_participant(10, "v3", viewer=True)).id == "b", "a new worker adds room"
 
 
 # ------------------------------------------------------------------------ processes

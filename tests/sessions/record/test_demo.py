@@ -11,7 +11,8 @@ from tests.reach.pages import PAGES, seed_demo_data
 
 pytestmark = pytest.mark.django_db
 
-RECORD_PAGES = {"my certificates", "certificate verification", "school report", "portfolio"}
+RECORD_PAGES = {"my certificates", "certificate verification", "school report", "portfolio",
+                "certificate rules (school)", "certificate rule (course)"}
 
 
 def test_the_demo_has_certificates_and_the_record_pages_open():

@@ -23,7 +23,7 @@ def _client(user) -> Client:
 
 
 def test_a_presenter_uploads_a_pdf_and_follows_it_until_ready(
-    people, live, local_storage, render_inline, django_capture_on_commit_callbacks,
+    people, live, render_inline, local_storage, django_capture_on_commit_callbacks,
 ):
     tanaka = _client(people.tanaka)
     data = slides_pdf(3)
@@ -68,7 +68,7 @@ def test_an_attendee_and_a_stranger_are_refused(people, live):
     assert Client().get(f"/api/slides/sessions/{live.pk}/decks").status_code == 401
 
 
-def test_a_deck_from_a_library_material(people, live, local_storage, render_inline, django_capture_on_commit_callbacks):
+def test_a_deck_from_a_library_material(people, live, render_inline, local_storage, django_capture_on_commit_callbacks):
     material = material_create(user=people.hoffmann, kind="pdf", title="Sepsis: the first hour bundle",
                                scope="public", upload=upload("sepsis.pdf", slides_pdf(2)))
     tanaka = _client(people.tanaka)
@@ -85,7 +85,7 @@ def test_a_deck_from_a_library_material(people, live, local_storage, render_inli
 
 
 def test_a_large_pdf_arrives_in_pieces_through_the_resumable_upload(
-    people, live, local_storage, render_inline, django_capture_on_commit_callbacks,
+    people, live, render_inline, local_storage, django_capture_on_commit_callbacks,
 ):
     tanaka = _client(people.tanaka)
     data = slides_pdf(4)

@@ -110,7 +110,7 @@ export class AnnotationStore {
     let strokes = this.pages.get(key);
     if (!strokes) { strokes = new Map(); this.pages.set(key, strokes); }
     if (event.type === 'annotation.stroke') strokes.set(event.seq || 0, { id: event.seq || 0, ...data });
-    else if (event.type === 'annotation.erased') strokes.delete(data.stroke);
+    else if (event.type === 'annotation.erased' || event.type === 'annotation.undone') strokes.delete(data.stroke);
     else if (event.type === 'annotation.cleared') strokes.clear();
   }
 

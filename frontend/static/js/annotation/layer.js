@@ -7,11 +7,15 @@
  *   image keeps its text, and ./annotation.js says how many annotations there are) and
  *   the presenter's pointer (a red dot that fades when it stops moving).
  * - Whoever may draw ("Annotate"): a toolbar (pointer, pen, highlighter, colours, width,
- *   eraser, clear page) usable by keyboard, and drawing with a mouse, a pen or a finger
- *   (pointer events). From the keyboard, with the focus on the slide: the arrow keys move
- *   a cross (Shift for small steps), Space puts the pen down and lifts it (one stroke),
- *   Enter erases the nearest stroke with the eraser; with the pointer tool the cross is
- *   the pointer. Escape stops. The arrow keys do not turn pages while annotating.
+ *   undo, eraser, clear page) usable by keyboard, and drawing with a mouse, a pen or a
+ *   finger (pointer events; the layer takes `touch-action: none` only while a tool is
+ *   active, css/annotation.css, so a finger scrolls the page otherwise). From the
+ *   keyboard, with the focus on the slide: the arrow keys move a cross (Shift for small
+ *   steps), Space puts the pen down and lifts it (one stroke), Enter erases the nearest
+ *   stroke with the eraser; with the pointer tool the cross is the pointer. Escape stops.
+ *   The arrow keys do not turn pages while annotating. Undo (the button, or Ctrl/Cmd+Z
+ *   anywhere but in a text field) takes back your newest stroke on the page on screen,
+ *   for everyone (`annotation.undo`); again, the one before.
  * - The host: hand the pen to someone in the room, and take it back.
  *
  * A stroke is simplified and encoded (./codec.js) before it is sent; it shows at once as
@@ -108,6 +112,8 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   widthSelect.setAttribute('aria-label', t('Line width'));
   for (const [value, label] of [['1', t('Thin')], ['2', t('Medium')], ['3', t('Thick')]]) widthSelect.append(new Option(label, value));
   widthSelect.value = '2';
+  const undo = button(t('Undo'), { annotationUndo: '' });
+  undo.setAttribute('aria-keyshortcuts', 'Control+Z Meta+Z');
   const clear = button(t('Clear page'), { annotationClear: '' });
   const done = button(t('Stop annotating'));
   const status = document.createElement('p');
@@ -116,7 +122,7 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   const help = document.createElement('p');
   help.className = 'muted';
   help.id = 'annotation-help';
-  help.textContent = t('With the focus on the slide: arrow keys move the cross, Space puts the pen down and lifts it, Enter erases with the eraser, Escape stops.');
+  help.textContent = t('With the focus on the slide: arrow keys move the cross, Space puts the pen down and lifts it, Enter erases with the eraser, Ctrl+Z undoes your last stroke, Escape stops.');
   // The host hands the pen over.
   const pens = document.createElement('div');
   pens.className = 'annotation-pens';
@@ -126,7 +132,7 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   const holders = document.createElement('span');
   holders.className = 'annotation-pens';
   pens.append(who, give, holders);
-  tools.append(...Object.values(toolButtons), ...swatches, widthSelect, clear, done, pens, help, status);
+  tools.append(...Object.values(toolButtons), ...swatches, widthSelect, undo, clear, done, pens, help, status);
   openButton.after(tools);
 
   let active = false;
@@ -297,6 +303,24 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
     else say(t('No stroke there to erase.'));
   }
 
+  /**
+   * Take back your newest stroke on the page on screen (a stroke being drawn is dropped
+   * instead). The server picks the stroke: it handles this socket's messages in order, so
+   * an Undo right after a stroke takes back that stroke even before its event came back.
+   */
+  function undoLast() {
+    if (drawing) {
+      drawing = false;
+      points = [];
+      preview.setAttribute('visibility', 'hidden');
+      return;
+    }
+    if (!store.deck) return;
+    connection.send('annotation.undo', { deck_id: store.deck.id, page: store.page })
+      .then((/** @type {any} */ ack) => say(ack && ack.seq === null ? t('Nothing of yours to undo on this page.') : ''))
+      .catch(sayError);
+  }
+
   layer.addEventListener('pointerdown', (event) => {
     if (!active) return;
     event.preventDefault();
@@ -356,6 +380,14 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   for (const swatch of swatches) {
     swatch.addEventListener('click', () => { chooseColour(swatch.dataset.color || 'red'); if (tool === 'eraser' || tool === 'pointer') choose('pen'); });
   }
+  undo.addEventListener('click', undoLast);
+  document.addEventListener('keydown', (event) => {
+    if (!active || event.key.toLowerCase() !== 'z' || !(event.ctrlKey || event.metaKey) || event.shiftKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && (target.isContentEditable || target.closest('input, textarea, select'))) return; // their own undo
+    event.preventDefault();
+    undoLast();
+  });
   clear.addEventListener('click', () => {
     if (!store.deck) return;
     connection.send('annotation.clear', { deck_id: store.deck.id, page: store.page }).catch(sayError);

@@ -9,30 +9,34 @@
  * group closes (or you are moved) the page goes where the server says. The countdown runs
  * on the server's clock (the snapshot's `now`), so every screen shows the same time.
  * The host's panel (host.js) is loaded only for people the snapshot says may manage.
+ * The plan arrives whole once, then as changes with a version (./plan.js); a page that
+ * missed a change asks for the whole plan again (`breakouts.get`).
  */
 
 /**
- * @typedef {{id: number, name: string, school?: string, country?: string}} Member
- * @typedef {{id: number, number: number, name: string, url: string, members: Member[], report: string}} Group
- * @typedef {{split: number, state: string, opened_at: string|null, closes_at: string|null, groups: Group[], unassigned: Member[], can_manage?: boolean}} Plan
+ * @typedef {import('./plan.js').Member} Member
+ * @typedef {import('./plan.js').FullPlan} FullPlan
  */
 
 import {connection, model} from '../room/live.js';
 import {subscribe} from '../room/bus.js';
 import {byId, el, t} from '../room/dom.js';
+import {planApply, planFromFull, planHasEveryName, planView} from './plan.js';
 
 const root = byId('breakouts');
 const isGroup = root.dataset.kind === 'group';
 const me = Number(byId('room').dataset.userId || 0);
 /** Server time minus this browser's time, in ms (from the snapshot's `now`). */
 let offset = 0;
-/** @type {Plan|null} */
+/** @type {import('./plan.js').Plan|null} */
 let plan = null;
+/** Changes that arrived while the whole plan was on its way (applied after it, in order). @type {any[]|null} */
+let waiting = null;
 let canManage = false;
 /** @type {any} */
 let group = null;
 let leaving = false;
-/** @type {{render: (plan: Plan) => void}|null} */
+/** @type {{render: (plan: FullPlan) => void}|null} */
 let hostPanel = null;
 let autoMoved = false;
 
@@ -80,10 +84,42 @@ function renderGroupRoom() {
   countdown();
 }
 
+/** Ask for the whole plan (a change was missed, or names are missing); changes wait meanwhile. */
+function fetchWholePlan() {
+  if (waiting) return;
+  waiting = [];
+  connection.send('breakouts.get').catch((error) => { waiting = null; status(error?.message || String(error)); });
+}
+
+/** @param {FullPlan} full */
+function receiveWholePlan(full) {
+  const queued = waiting || [];
+  waiting = null;
+  if (!plan || full.version >= plan.version) plan = planFromFull(full);
+  for (const change of queued) planApply(plan, change);
+  renderMainRoom();
+}
+
+/** @param {any} change */
+function receiveChange(change) {
+  if (waiting) { waiting.push(change); return; }
+  if (!plan) return;
+  const outcome = planApply(plan, change);
+  if (outcome === 'gap' || (outcome === 'applied' && !planHasEveryName(plan) && (canManage || plan.state === 'closed'))) {
+    fetchWholePlan();
+    return;
+  }
+  if (outcome === 'applied') {
+    if (change.state === 'open') autoMoved = false;
+    renderMainRoom();
+  }
+}
+
 function renderMainRoom() {
   if (!plan) return;
   const mineBox = byId('breakouts-mine');
-  const mine = plan.groups.find((g) => g.members.some((m) => m.id === me));
+  const view = planView(plan);
+  const mine = view.groups.find((g) => g.id === plan?.where.get(me));
   root.hidden = plan.state === 'none' && !canManage;
   if (plan.state === 'ready') status(t('The host has split the room into groups; they open soon.'));
   else if (plan.state === 'open') status(t('The breakout groups are open.'));
@@ -99,13 +135,13 @@ function renderMainRoom() {
   const reports = byId('breakouts-reports');
   reports.hidden = plan.state !== 'closed';
   if (plan.state === 'closed') {
-    byId('breakouts-report-list').replaceChildren(...plan.groups.map((g) => el('div', {class: 'breakouts-report', dataset: {group: String(g.id)}}, [
+    byId('breakouts-report-list').replaceChildren(...view.groups.map((g) => el('div', {class: 'breakouts-report', dataset: {group: String(g.id)}}, [
       el('h4', {text: g.name + ' (' + g.members.map((m) => m.name).join(', ') + ')'}),
       el('pre', {text: g.report || t('No notes were written.')}),
     ])));
   }
   countdown();
-  if (hostPanel) hostPanel.render(plan);
+  if (hostPanel) hostPanel.render(view);
   // Everyone goes to their group when it opens (the host and co-hosts visit instead).
   if (plan.state === 'open' && mine && !canManage && !autoMoved && !model.room.ended) {
     autoMoved = true;
@@ -117,7 +153,7 @@ async function loadHostPanel() {
   if (hostPanel || !canManage) return;
   const module = await import(root.dataset.hostModule || './host.js');
   hostPanel = module.mountHostPanel(byId('breakouts-host'), connection, (/** @type {any} */ error) => status(error?.message || String(error)));
-  if (plan && hostPanel) hostPanel.render(plan);
+  if (plan && hostPanel) hostPanel.render(planView(plan));
 }
 
 subscribe('room:snapshot', (/** @type {any} */ snapshot) => {
@@ -128,7 +164,8 @@ subscribe('room:snapshot', (/** @type {any} */ snapshot) => {
     group = part;
     renderGroupRoom();
   } else {
-    plan = part;
+    plan = planFromFull(part);
+    waiting = null;
     canManage = Boolean(part.can_manage);
     renderMainRoom();
     loadHostPanel().catch((error) => status(String(error)));
@@ -139,7 +176,20 @@ subscribe('room:event', (/** @type {any} */ event) => {
   const data = event.data || {};
   switch (event.type) {
     case 'breakouts.changed':
-      if (!isGroup) { plan = {...data, can_manage: canManage}; if (data.state === 'open') autoMoved = false; renderMainRoom(); }
+      if (!isGroup) receiveChange(data);
+      break;
+    case 'presence':
+      // The host's list of people in no group grows as people arrive.
+      if (!isGroup && canManage && plan && (plan.state === 'ready' || plan.state === 'open')) {
+        let added = false;
+        for (const card of data.joined || []) {
+          if (card.role === 'host' || plan.where.has(card.user_id)) continue;
+          plan.where.set(card.user_id, 0);
+          plan.people.set(card.user_id, {id: card.user_id, name: card.name, school: card.school, country: card.country});
+          added = true;
+        }
+        if (added) renderMainRoom();
+      }
       break;
     case 'breakout.message': showMessage(data); root.hidden = false; break;
     case 'breakout.moved': if (data.user_id === me) { status(t('The host moved you to another group.')); go(data.url); } break;
@@ -149,4 +199,8 @@ subscribe('room:event', (/** @type {any} */ event) => {
       break;
     default: break;
   }
+});
+
+subscribe('room:message', (/** @type {any} */ message) => {
+  if (message.type === 'breakouts.state' && message.plan && !isGroup) receiveWholePlan(message.plan);
 });

@@ -8,8 +8,8 @@
  */
 
 /**
- * @typedef {import('./breakouts.js').Plan} Plan
- * @typedef {import('./breakouts.js').Member} Member
+ * @typedef {import('./plan.js').FullPlan} Plan
+ * @typedef {import('./plan.js').Member} Member
  */
 
 import {el, t, countryBadge} from '../room/dom.js';

@@ -49,6 +49,7 @@ const ERROR_KEY = {
   too_many_tracks: 'tooManyTracks',
   timeout: 'timeout',
   media_unavailable: 'unavailable',
+  media_full: 'full',
   room_closed: 'closed',
   recording_not_allowed: 'recordingNotAllowed',
   media_moved: 'reconnecting',

@@ -5,8 +5,10 @@
  * Everyone: the page on screen as one light image (the small one in data-saver mode or
  * on a narrow screen), "Slide N of M" as its text, the next page fetched ahead only
  * when data saver is off. Presenters (host, presenters, whoever has the floor; everyone
- * in a peer session): choose a deck from the session's decks or a library PDF, upload a
- * PDF, turn pages with buttons or the arrow keys while the focus is in the slides.
+ * in a peer session): choose a deck from the session's decks, a library PDF or a
+ * library image (an ECG, a radiograph: a deck of kind "image" with one page, its title
+ * as its text), upload a PDF, turn pages with buttons or the arrow keys while the focus
+ * is in the slides.
  *
  * Attaches to the room page's connection like the media part: it imports the room's
  * connection and model (js/room/live.js) and subscribes to `room:snapshot` and
@@ -18,7 +20,7 @@ import { connection, model as roomModel } from '../room/live.js';
 import { subscribe } from '../room/bus.js';
 
 /**
- * @typedef {{id: number, title: string, pages: number, width: number, height: number,
+ * @typedef {{id: number, title: string, kind?: string, pages: number, width: number, height: number,
  *   image_url: string, widths: {large: number, small: number}}} Deck
  * @typedef {Deck & {status: string, pages_done: number, error: string}} DeckStatus
  * @typedef {{type: string, seq?: number, data?: any}} RoomEvent
@@ -186,8 +188,9 @@ export function attachSlides(root) {
       image.src = large;
     }
     if (deck.width && deck.height) { image.width = deck.width; image.height = deck.height; }
-    const position = format(t('Slide %(page)s of %(pages)s'), { page: model.page, pages: deck.pages });
-    image.alt = position;
+    const isImage = deck.kind === 'image';
+    const position = isImage ? t('Image') : format(t('Slide %(page)s of %(pages)s'), { page: model.page, pages: deck.pages });
+    image.alt = isImage ? deck.title : position; // an image's title says what it shows
     part(root, 'title').textContent = deck.title;
     part(root, 'position').textContent = position;
     part(root, 'full').href = large;
@@ -202,6 +205,11 @@ export function attachSlides(root) {
     }
   }
 
+  /** "Next slide", or "Stop showing the image" when there is nothing to turn. */
+  function focusControls() {
+    (next.hidden ? /** @type {HTMLButtonElement} */ (part(root, 'close')) : next).focus();
+  }
+
   function render() {
     const presenter = isPresenter();
     root.hidden = !model.deck && !presenter;
@@ -209,7 +217,11 @@ export function attachSlides(root) {
     frame.tabIndex = presenter && model.deck ? 0 : -1;
     presenterBox.hidden = !presenter;
     controls.hidden = !(presenter && model.deck);
-    part(root, 'hint').hidden = controls.hidden;
+    const onePage = Boolean(model.deck && model.deck.pages <= 1); // an image: nothing to turn
+    prev.hidden = onePage;
+    next.hidden = onePage;
+    part(root, 'close').textContent = model.deck && model.deck.kind === 'image' ? t('Stop showing the image') : t('Stop showing slides');
+    part(root, 'hint').hidden = controls.hidden || onePage;
     // The stage's "nothing shared yet" line is wrong while a deck is on screen.
     const empty = document.getElementById('room-stage-empty');
     if (empty) empty.hidden = Boolean(model.deck);
@@ -218,7 +230,7 @@ export function attachSlides(root) {
       next.disabled = model.page >= model.deck.pages;
     }
     showPage();
-    if (focusWhenOpen && model.deck && !controls.hidden) { focusWhenOpen = false; next.focus(); }
+    if (focusWhenOpen && model.deck && !controls.hidden) { focusWhenOpen = false; focusControls(); }
   }
 
   // --- presenting ---------------------------------------------------------------------
@@ -243,6 +255,7 @@ export function attachSlides(root) {
 
   /** @param {DeckStatus} deck */
   function deckLabel(deck) {
+    if (deck.status === 'ready' && deck.kind === 'image') return format(t('%(title)s (image)'), { title: deck.title });
     if (deck.status === 'ready') return format(t('%(title)s (%(pages)s pages)'), { title: deck.title, pages: deck.pages });
     if (deck.status === 'failed') return format(t('%(title)s (could not be prepared)'), { title: deck.title });
     return format(t('%(title)s (being prepared)'), { title: deck.title });
@@ -262,7 +275,9 @@ export function attachSlides(root) {
     const materials = await api(`${apiBase}/materials?${new URLSearchParams({ q: query })}`);
     const group = part(root, 'materials');
     group.replaceChildren(...materials.map((/** @type {any} */ m) => new Option(
-      m.is_session_case ? format(t('%(title)s (this session\'s case)'), { title: m.title }) : `${m.title} · ${m.school}`,
+      m.is_session_case ? format(t('%(title)s (this session\'s case)'), { title: m.title })
+        : m.kind === 'image' ? format(t('%(title)s (image) · %(school)s'), { title: m.title, school: m.school })
+          : `${m.title} · ${m.school}`,
       `m:${m.id}`,
     )));
   }
@@ -318,7 +333,7 @@ export function attachSlides(root) {
       const ack = await send('slides.open', { deck_id: deck.id });
       say('');
       part(root, 'choose').open = false;
-      if (ack.seq === null) { focusWhenOpen = false; next.focus(); } // it was already on screen
+      if (ack.seq === null) { focusWhenOpen = false; focusControls(); } // it was already on screen
     } catch (error) {
       sayError(error);
     }

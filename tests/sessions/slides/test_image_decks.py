@@ -1,0 +1,126 @@
+"""A library image (an ECG, a radiograph) goes on screen as a deck of one page, rendered once,
+never enlarged; what cannot be shown is not offered and is refused with a reason."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from django.core.files.storage import default_storage
+
+from courses.library.services import material_create
+from server.people.errors import InvalidRequest
+from sessions.models import DeckKind, DeckStatus, SlidePage
+from sessions.slides import selectors, services
+from sessions.slides.render import RenderFailed, RenderLimits, render_in_child
+from tests.courses.library.conftest import png_bytes, upload
+
+from .conftest import image_colour, image_size
+
+pytestmark = pytest.mark.django_db
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="red"/></svg>'
+
+
+def ecg_jpeg(size: tuple[int, int] = (2000, 1200)) -> bytes:
+    """A pink ECG-paper-like JPEG with a dark trace across it."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", size, (250, 215, 215))
+    draw = ImageDraw.Draw(image)
+    draw.line([(0, size[1] // 2), (size[0] // 3, size[1] // 2), (size[0] // 3 + 20, size[1] // 5), (size[0], size[1] // 2)],
+              fill=(20, 20, 20), width=6)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def _stored(name: str) -> bytes:
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def test_a_library_image_is_offered_and_shown_as_a_deck_of_one_page(people, live, library_storage):
+    ecg = material_create(user=people.hoffmann, kind="image", title="12-lead ECG: anterior STEMI", scope="public",
+                          upload=upload("ecg.jpg", ecg_jpeg()))
+    offered = selectors.deck_material_choices(session=live, user=people.tanaka, query="STEMI")
+    assert [m.pk for m in offered] == [ecg.pk]
+
+    deck = services.deck_create_from_material(user=people.tanaka, session=live, material_id=ecg.pk)
+    assert (deck.kind, deck.title, deck.source) == (DeckKind.IMAGE, "12-lead ECG: anterior STEMI", "material")
+    assert services.deck_render(deck_id=deck.pk) is True
+    deck.refresh_from_db()
+    assert (deck.status, deck.page_count, deck.page_width, deck.page_height) == (DeckStatus.READY, 1, 1280, 768)
+    page = SlidePage.objects.get(deck=deck)
+    large, small = _stored(page.large_name), _stored(page.small_name)
+    assert image_size(large) == (1280, 768) and image_size(small) == (480, 288)
+    assert all(abs(a - b) <= 12 for a, b in zip(image_colour(small), (250, 215, 215), strict=True))
+    assert len(large) < 60_000  # a light image, whatever the original weighed
+    assert selectors.deck_public(deck)["kind"] == "image" and selectors.deck_public(deck)["pages"] == 1
+    # The same image asked for again is the same deck; it opens like any deck.
+    assert services.deck_create_from_material(user=people.tanaka, session=live, material_id=ecg.pk).pk == deck.pk
+    assert services.slides_open(session=live, user=people.tanaka, deck_id=deck.pk)
+    assert selectors.slides_current(session_id=live.pk)["deck"]["kind"] == "image"
+
+
+def test_a_small_image_is_not_enlarged(people, live, local_storage):
+    photo = material_create(user=people.hoffmann, kind="image", title="Erythema migrans", scope="public",
+                            upload=upload("rash.png", png_bytes(size=(600, 400), color="orange")))
+    deck = services.deck_create_from_material(user=people.tanaka, session=live, material_id=photo.pk)
+    services.deck_render(deck_id=deck.pk)
+    page = SlidePage.objects.get(deck=deck)
+    assert (page.large_width, page.large_height) == (600, 400)
+    assert (page.small_width, page.small_height) == (480, 320)
+
+
+def test_an_svg_is_neither_offered_nor_shown(people, live, local_storage):
+    drawing = material_create(user=people.hoffmann, kind="image", title="Heart diagram", scope="public",
+                              upload=upload("heart.svg", SVG, "image/svg+xml"))
+    assert drawing.pk not in [m.pk for m in selectors.deck_material_choices(session=live, user=people.tanaka)]
+    with pytest.raises(InvalidRequest) as refusal:
+        services.deck_create_from_material(user=people.tanaka, session=live, material_id=drawing.pk)
+    assert refusal.value.code == "not_a_pdf"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims `width` × `height` pixels (a decompression bomb's header)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.7 not an image", _png_header_only(9000, 9000)], ids=["not-an-image", "too-many-pixels"])
+def test_the_child_refuses_what_is_not_a_showable_image(tmp_path, data):
+    source = tmp_path / "source"
+    source.write_bytes(data)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(RenderFailed) as failure:
+        list(render_in_child(source, out, widths=(1280, 480), image_format="webp", limits=RenderLimits(timeout_seconds=30),
+                             kind="image"))
+    assert failure.value.code == "image_unreadable"
+    assert not list(out.iterdir())
+    assert str(selectors.DECK_ERRORS["image_unreadable"])
+
+
+def test_the_api_offers_images_and_makes_an_image_deck(people, live, render_inline, local_storage, django_capture_on_commit_callbacks):
+    # render_inline before local_storage: settings changed after the storage override would
+    # bring the local storage back when pytest-django undoes them, for the tests that follow.
+    import json
+
+    from django.test import Client
+
+    ecg = material_create(user=people.hoffmann, kind="image", title="ECG: hyperkalaemia", scope="public",
+                          upload=upload("k.png", png_bytes(size=(900, 500), color="pink")))
+    tanaka = Client()
+    tanaka.force_login(people.tanaka)
+    choices = tanaka.get(f"/api/slides/sessions/{live.pk}/materials", {"q": "hyperkal"}).json()
+    assert [(c["id"], c["kind"]) for c in choices] == [(ecg.pk, "image")]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = tanaka.post(f"/api/slides/sessions/{live.pk}/decks", json.dumps({"material_id": ecg.pk}),
+                               content_type="application/json")
+    assert response.status_code == 201 and response.json()["kind"] == "image"
+    status = tanaka.get(f"/api/slides/sessions/{live.pk}/decks/{response.json()['id']}").json()
+    assert (status["status"], status["pages"], status["width"], status["height"]) == ("ready", 1, 900, 500)
