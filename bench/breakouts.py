@@ -15,7 +15,14 @@ handlers call (sessions/breakouts/services.py, every write with its room events)
 * the size of the `breakouts.changed` events every main-room socket receives: a move,
   the split and the close as changes (today), beside the whole plan that each of them
   carried before (the stock way: every change re-sent everyone's group, name, school
-  and country), and the time to build that whole plan once.
+  and country), and the time to build that whole plan once;
+* what a close costs the room in all: the close frame to every socket, plus what the
+  pages then fetch. Before, every attendee's page asked for the whole plan at a close
+  (`breakouts.get`: the split had come as ids, and it wanted every name), one 82 KB
+  reply each at 1,000 people; now no attendee's page asks (plan.js `planNeedsWhole`,
+  tests/sessions/breakouts/test_wire.py). And the plan each attendee's page gets when
+  it comes back from its group (snapshot) or asks after a missed change: the groups and
+  its own place now, the whole plan before.
 
     .venv/bin/python bench/breakouts.py --people 700 --size 10 --skip-stock
     .venv/bin/python bench/breakouts.py --people 1000 --size 10 --skip-stock
@@ -95,7 +102,7 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 
 def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
     from sessions.breakouts import mixing, services
-    from sessions.breakouts.selectors import breakout_plan, people_for_split
+    from sessions.breakouts.selectors import breakout_plan, breakout_plan_for, people_for_split
     from sessions.models import BreakoutGroup, BreakoutMember, LiveSession, RoomEvent
     from sessions.room.fanout import event_frame_dict
 
@@ -112,6 +119,10 @@ def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
         frame = {"type": "breakouts.changed", "seq": 1, "at": "2026-12-05T20:00:00.000000+00:00", "actor": host.pk,
                  "data": {**payload, "at": "2026-12-05T20:00:00.000000+00:00"}}
         return len(json.dumps(frame, separators=(",", ":")).encode()), built
+
+    def reply_bytes(plan: dict) -> int:
+        """A `breakouts.state` reply (the same plan is an attendee's snapshot part)."""
+        return len(json.dumps({"type": "breakouts.state", "id": "b-6", "plan": plan}, separators=(",", ":")).encode())
 
     session = LiveSession.objects.get(pk=session_id)
     host = session.host
@@ -137,6 +148,11 @@ def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
         results["close"].append(ms)
         sizes["close"] = frame_bytes(seq)
         whole["close"], _built = whole_plan_bytes()
+        attendee = BreakoutMember.objects.filter(group=groups[0]).select_related("user").first().user
+        stock_plan = breakout_plan(session=session, with_candidates=False)  # what an attendee got before
+        now_plan = breakout_plan_for(session=session, user=attendee)
+        whole["attendee_plan"] = reply_bytes({**stock_plan, "now": now_plan["now"], "can_manage": False})
+        sizes["attendee_plan"] = reply_bytes(now_plan)
         event_bytes = whole["move"]
     count = BreakoutGroup.objects.filter(parent=session).order_by("-split").values_list("split", flat=True).first()
     groups_last = BreakoutGroup.objects.filter(parent=session, split=count).count()
@@ -151,6 +167,15 @@ def measure(session_id: int, size: int, rounds: int, skip_stock: bool) -> None:
               f"({whole[name] / sizes[name]:.0f}x; per {name} to the room: {sizes[name] * sockets / 1e6:.2f} MB vs "
               f"{whole[name] * sockets / 1e6:.1f} MB)")
     print(f"  building the whole plan once (stock: at every change): median {statistics.median(build_ms):.0f} ms")
+    attendees = people
+    close_now = sizes["close"] * sockets
+    close_before = close_now + attendees * whole["attendee_plan"]
+    print(f"  close, to the whole room: now {close_now / 1e6:.2f} MB (the close frame to {sockets} sockets; no page "
+          f"asks for the plan) vs before {close_before / 1e6:.1f} MB (+ {attendees} attendee pages asking "
+          f"{whole['attendee_plan']} B each)")
+    print(f"  an attendee page's plan (snapshot on coming back, or breakouts.get): now {sizes['attendee_plan']} B vs "
+          f"before {whole['attendee_plan']} B; {attendees} coming back at a close: "
+          f"{attendees * sizes['attendee_plan'] / 1e6:.1f} MB vs {attendees * whole['attendee_plan'] / 1e6:.1f} MB")
 
     # Mixing quality: the most classmates together in one group.
     persons = people_for_split(session=session)

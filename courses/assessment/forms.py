@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from courses.models import Material, Module, Question, QuestionKind
+from server.form_focus import FocusFirstError
 
 from .services import MAX_OPTIONS, OptionDraft
 
@@ -33,7 +34,7 @@ class QuestionSetForm(forms.Form):
             }
 
 
-class QuestionForm(forms.Form):
+class QuestionForm(FocusFirstError, forms.Form):
     """A question with `option_rows` options (text, correct, feedback): OPTION_ROWS when
     adding; when editing, the question's options and two empty rows (up to MAX_OPTIONS)."""
 
@@ -54,6 +55,7 @@ class QuestionForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.option_rows = max(1, min(MAX_OPTIONS, option_rows))
+        self.materials = list(materials or [])
         self.fields["image"].choices = [("", _("No image"))] + [(m.pk, m.title) for m in materials or []]  # type: ignore[attr-defined]
         for n in range(1, self.option_rows + 1):
             self.fields[f"option_{n}"] = forms.CharField(label=_("Option %(n)d") % {"n": n}, max_length=500, required=False)
@@ -61,6 +63,12 @@ class QuestionForm(forms.Form):
             self.fields[f"feedback_{n}"] = forms.CharField(
                 label=_("Feedback for option %(n)d") % {"n": n}, max_length=1000, required=False
             )
+
+    def chosen_image(self) -> Material | None:
+        """The material picked among those offered (None: no image). Which images may be
+        used is `services._clean_question`'s rule, not the form's."""
+        picked = self.cleaned_data.get("image")
+        return next((m for m in self.materials if m.pk == picked), None)
 
     def option_drafts(self) -> list[OptionDraft]:
         data = self.cleaned_data

@@ -12,14 +12,20 @@ submission, and the correct options only once the learner passed or has no attem
 left (otherwise the next attempt would be a copy of the answer key).
 
 Read by other features (certificates, portfolio, school report):
-`course_passed(user=, course=)` and `course_assessment_results(user=, course=)`.
+`course_passed(user=, course=)`, `course_passers(course=, user_ids=)` and
+`course_assessment_results(user=, course=)`. A set without any current question (all
+removed, or none added yet) is not part of the verdict: nobody could pass it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courses.curriculum.selectors import course_can_edit, course_visible_to
@@ -39,6 +45,7 @@ from courses.models import (
 )
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.http import AnyUser
+from server.people.models import User
 
 # -- who may do what -------------------------------------------------------------------------
 
@@ -90,10 +97,27 @@ def question_set_get(*, user: AnyUser, question_set_id: int) -> QuestionSet:
 
 
 def question_sets_of_course(*, course: Course) -> QuerySet[QuestionSet]:
-    """Precondition: the caller checked that the viewer may open `course`."""
+    """Every set of the course, empty ones too (faculty list them to fill them in).
+    Precondition: the caller checked that the viewer may open `course`."""
     return QuestionSet.objects.filter(module__course=course).select_related("module").order_by(
         "module__position", "position", "pk"
     )
+
+
+def _has_current_question() -> Exists:
+    return Exists(Question.objects.filter(question_set=OuterRef("pk"), retired_at__isnull=True))
+
+
+def question_sets_with_questions() -> QuerySet[QuestionSet]:
+    """Sets (of any course) with at least one current question: the ones a course's
+    verdict counts. A set whose questions were all removed, or that has none yet, is
+    left out: counting it would make its course impossible to pass (and certify)."""
+    return QuestionSet.objects.filter(_has_current_question())
+
+
+def question_sets_counted(*, course: Course) -> QuerySet[QuestionSet]:
+    """The course's sets that its verdict counts (`question_sets_with_questions`), in order."""
+    return question_sets_of_course(course=course).filter(_has_current_question())
 
 
 # -- what a learner sees ---------------------------------------------------------------------
@@ -150,14 +174,62 @@ def current_questions(question_set: QuestionSet) -> QuerySet[Question]:
     return question_set.questions.filter(retired_at__isnull=True).order_by("position", "pk")
 
 
-def attempt_questions(*, question_set: QuestionSet, answered_ids: set[int]) -> list[Question]:
+def late_answer_window() -> timedelta:
+    """How long after an edit an answer to the replaced version is still marked
+    (setting ASSESSMENT_LATE_ANSWER_DAYS)."""
+    return timedelta(days=int(getattr(settings, "ASSESSMENT_LATE_ANSWER_DAYS", 14)))
+
+
+def attempt_questions(
+    *, question_set: QuestionSet, answered_ids: set[int], user: User, now: datetime | None = None
+) -> list[Question]:
     """The questions an attempt covers: the current ones, except that an answer to an
     older version (the learner answered offline, or had the page open, while faculty
     edited or removed the question) is kept and marked against that version, in place of
-    the current one. Two versions of one question in one attempt are refused."""
+    the current one. Two versions of one question in one attempt are refused.
+
+    An older version is accepted only if the learner's paper can have carried it: it was
+    retired after this learner's latest earlier attempt at the set was received, and at
+    most `late_answer_window()` (ASSESSMENT_LATE_ANSWER_DAYS, 14 by default) before
+    `now`; otherwise `bad_question`. Why this rule: the server keeps no record of when a
+    paper was served (the page, the API and the offline bundle hand it out without one,
+    and the attempt's `answered_at` is the device's clock, which the learner sets), but
+    it does know when each attempt arrived, and the quiz page takes one attempt per load
+    (its form hides once submitted; trying again loads the set again, now at its new
+    version). So an old version in an attempt that follows one received after the edit
+    is a copy kept from before (the old, corrected answer key replayed, or a removed
+    question added back), never a paper still on its way. The window bounds how long a
+    paper opened before an edit stays answerable (a phone offline for two weeks); past
+    it, the edit wins. What the rule lets through: a learner whose earlier attempts all
+    arrived before the edit may answer the old version within the window; that is the
+    late offline learner it exists for, and what they can gain is the key they were
+    already marked against before the edit, never a later one.
+
+    Precondition: the caller holds the set's row lock (`attempt_submit`), so no edit
+    and no other attempt of this learner lands between this read and the attempt's write.
+    """
     options = Prefetch("options", AnswerOption.objects.order_by("position", "pk"))
     chosen = {q.lineage: q for q in current_questions(question_set).prefetch_related(options)}
-    older = question_set.questions.filter(pk__in=answered_ids, retired_at__isnull=False).prefetch_related(options)
+    older = list(
+        question_set.questions.filter(pk__in=answered_ids, retired_at__isnull=False).prefetch_related(options)
+    )
+    if older:
+        now = now or timezone.now()
+        previous = Attempt.objects.filter(user=user, question_set=question_set).aggregate(last=Max("received_at"))["last"]
+        for question in older:
+            assert question.retired_at is not None
+            if previous is not None and question.retired_at <= previous:
+                raise InvalidRequest(
+                    _("Question %(id)s was changed or removed before your last attempt: load the question set "
+                      "again and answer its current questions.") % {"id": question.pk},
+                    code="bad_question",
+                )
+            if question.retired_at < now - late_answer_window():
+                raise InvalidRequest(
+                    _("Question %(id)s was changed or removed more than %(days)d days ago: load the question set "
+                      "again and answer its current questions.") % {"id": question.pk, "days": late_answer_window().days},
+                    code="bad_question",
+                )
     for question in older:
         current = chosen.get(question.lineage)
         if current is not None and current.pk in answered_ids:
@@ -302,7 +374,7 @@ def course_assessment_results(*, user: AnyUser, course: Course) -> CourseResults
     portfolio). No permission check: it only ever reads the `user`'s own rows; callers
     that show it to someone else check that they may."""
     results = CourseResults(course_id=course.pk)
-    sets = list(question_sets_of_course(course=course))
+    sets = list(question_sets_counted(course=course))
     attempts: dict[int, list[Attempt]] = {}
     if user.is_authenticated and sets:
         for attempt in Attempt.objects.filter(user=user, question_set__in=sets).order_by("number"):
@@ -324,8 +396,32 @@ def course_assessment_results(*, user: AnyUser, course: Course) -> CourseResults
 
 
 def course_passed(*, user: AnyUser, course: Course) -> bool:
-    """True when the course has at least one question set and the user passed every one."""
+    """True when the course has at least one question set (with a current question) and
+    the user passed every one. For one learner (the listener after an attempt or a mark);
+    for many at once, `course_passers`."""
     return course_assessment_results(user=user, course=course).passed
+
+
+def course_passers(*, course: Course, user_ids: Iterable[int]) -> set[int]:
+    """Those of `user_ids` for whom `course_passed` holds, in two queries whatever their
+    number (the sets counted, then the learners with a passed graded attempt at each):
+    switching a course's certificate rule on asks this of every learner at once, inside
+    the request, where a `course_passed` per learner cost two queries each."""
+    set_ids = list(question_sets_counted(course=course).values_list("pk", flat=True))
+    ids = list(user_ids)
+    if not set_ids or not ids:
+        return set()
+    passers = (
+        Attempt.objects.filter(
+            question_set_id__in=set_ids, user_id__in=ids, status=AttemptStatus.GRADED, passed=True
+        )
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("question_set", distinct=True))
+        .filter(n=len(set_ids))
+        .values_list("user_id", flat=True)
+    )
+    return set(passers)
 
 
 # -- faculty ---------------------------------------------------------------------------------

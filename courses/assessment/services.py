@@ -133,11 +133,15 @@ class _CleanQuestion:
 
 def _clean_question(
     *, by: User, kind: str, prompt: str, options: Sequence[OptionDraft], image: Material | None, points: int,
-    model_answer: str,
+    model_answer: str, kept_image_id: int | None = None,
 ) -> _CleanQuestion:
     """The rules of a question (adding or editing): choice questions need 2 to 10 options,
     single choice exactly one correct, multiple choice at least one; a short answer has no
-    options; the image must be a material the author may see."""
+    options; the image must be a material the author may see, unless it is the edited
+    question's own image kept as it was (`kept_image_id`): a material can stop being
+    shared with the editor's school after it was chosen (or another editor chose it), and
+    keeping it shows the editor nothing new, while refusing would make the question
+    uneditable without dropping its image."""
     if kind not in QuestionKind.values:
         raise InvalidRequest(_("Unknown kind of question."), code="bad_kind")
     prompt = clean_text(prompt, label=_("Question"), max_length=2000, required=True)
@@ -161,7 +165,7 @@ def _clean_question(
             raise InvalidRequest(_("Mark exactly one option as correct."), code="bad_correct")
         if kind == QuestionKind.MULTIPLE and correct < 1:
             raise InvalidRequest(_("Mark at least one option as correct."), code="bad_correct")
-    if image is not None and not material_visible_to(by).filter(pk=image.pk).exists():
+    if image is not None and image.pk != kept_image_id and not material_visible_to(by).filter(pk=image.pk).exists():
         raise PermissionRefused(
             _("This material is not shared with your school, so it cannot be used in a question."),
             code="material_not_shared",
@@ -286,13 +290,15 @@ def question_update(
     from a learner who had the page open or answered offline before the edit
     (`selectors.attempt_questions` marks it against that version instead of refusing
     it). An edit that changes nothing does nothing. Serialised with submissions by the
-    set's row lock.
+    set's row lock. The question's own image may be kept even if it is no longer shared
+    with the editor (see `_clean_question`); any other image must be.
     """
     question_set = question.question_set
     course = question_set.module.course
     require_faculty(user=by, course=course)
     clean = _clean_question(
-        by=by, kind=kind, prompt=prompt, options=options, image=image, points=points, model_answer=model_answer
+        by=by, kind=kind, prompt=prompt, options=options, image=image, points=points, model_answer=model_answer,
+        kept_image_id=question.image_id,
     )
     with transaction.atomic():
         QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
@@ -394,32 +400,19 @@ def _finish(attempt: Attempt, question_set: QuestionSet) -> None:
         attempt.passed = percent + 1e-9 >= question_set.pass_mark
 
 
-def attempt_submit(
-    *,
-    user: User,
-    question_set: QuestionSet,
-    client_id: str | uuid.UUID,
-    answers: Mapping[int, Mapping[str, Any]],
-    answered_at: datetime | None = None,
-) -> Submission:
-    """Record and grade one attempt; the same `client_id` again returns the first attempt.
-
-    `answers` maps question id → {"options": [option ids], "text": str}. A question left
-    out is answered blank (no points). Refused: not a learner of the course, an unknown
-    question or option, two options for a single-choice question, no attempt left.
-    """
-    require_learner(user=user, question_set=question_set)
-    client_uuid = _parse_client_id(client_id)
-    existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
-    if existing is not None:
-        return _replayed(existing, question_set)
+def _attempt_answers(
+    *, question_set: QuestionSet, user: User, answers: Mapping[int, Mapping[str, Any]], now: datetime
+) -> tuple[dict[int, Question], dict[int, tuple[set[int], str]]]:
+    """The questions an attempt covers (`selectors.attempt_questions`) and its answers
+    parsed against them: question id → (chosen option ids, text). Raises `InvalidRequest`
+    for an unknown question or option. Precondition: the set's row lock is held."""
     submitted: set[int] = set()
     for raw_id in answers:
         try:
             submitted.add(int(raw_id))
         except (TypeError, ValueError):
             raise InvalidRequest(_("Unknown question."), code="bad_question") from None
-    questions = {q.pk: q for q in attempt_questions(question_set=question_set, answered_ids=submitted)}
+    questions = {q.pk: q for q in attempt_questions(question_set=question_set, answered_ids=submitted, user=user, now=now)}
     if not questions:
         raise InvalidRequest(_("This question set has no questions yet."), code="empty_set")
     parsed: dict[int, tuple[set[int], str]] = {}
@@ -447,19 +440,47 @@ def attempt_submit(
         else:
             text = ""
         parsed[question_id] = (option_ids, text)
+    return questions, parsed
+
+
+def attempt_submit(
+    *,
+    user: User,
+    question_set: QuestionSet,
+    client_id: str | uuid.UUID,
+    answers: Mapping[int, Mapping[str, Any]],
+    answered_at: datetime | None = None,
+) -> Submission:
+    """Record and grade one attempt; the same `client_id` again returns the first attempt.
+
+    `answers` maps question id → {"options": [option ids], "text": str}. A question left
+    out is answered blank (no points). Refused: not a learner of the course, an unknown
+    question or option, two options for a single-choice question, an older version of a
+    question the learner's paper can no longer carry (`selectors.attempt_questions`), no
+    attempt left. The questions are read and the answers checked under the set's row
+    lock, so an attempt is recorded wholly before or wholly after an edit.
+    """
+    require_learner(user=user, question_set=question_set)
+    client_uuid = _parse_client_id(client_id)
+    existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
+    if existing is not None:
+        return _replayed(existing, question_set)
     try:
         with transaction.atomic():
             QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
             existing = Attempt.objects.filter(user=user, client_id=client_uuid).first()
             if existing is not None:
                 return _replayed(existing, question_set)
+            now = timezone.now()
+            # Read under the lock: the questions, their versions and keys are those of one
+            # moment, wholly before or wholly after any edit (edits take the same lock).
+            questions, parsed = _attempt_answers(question_set=question_set, user=user, answers=answers, now=now)
             used = Attempt.objects.filter(user=user, question_set=question_set).count()
             if used >= question_set.max_attempts:
                 raise InvalidRequest(
                     _("You have used all %(n)d attempts at this question set.") % {"n": question_set.max_attempts},
                     code="no_attempts_left",
                 )
-            now = timezone.now()
             attempt = Attempt.objects.create(
                 question_set=question_set,
                 user=user,

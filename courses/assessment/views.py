@@ -192,11 +192,10 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
         return HttpResponseRedirect(request.path, status=303)
     if "add_question" in request.POST and question_form.is_valid():
         data = question_form.cleaned_data
-        image = next((m for m in materials if m.pk == data.get("image")), None)
         try:
             services.question_add(
                 by=request.user, question_set=question_set, kind=data["kind"], prompt=data["prompt"],
-                points=data["points"], image=image, model_answer=data["model_answer"],
+                points=data["points"], image=question_form.chosen_image(), model_answer=data["model_answer"],
                 options=question_form.option_drafts(),
             )
         except InvalidRequest as error:  # shown on the form, with what was typed kept
@@ -237,13 +236,10 @@ def question_edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id
     edit: services.QuestionEdit | None = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        image = next((m for m in materials if m.pk == data.get("image")), None)
-        if data.get("image") and image is None and data.get("image") == question.image_id:
-            image = question.image  # kept as it was, even if no longer among the course's materials
         try:
             edit = services.question_update(
                 by=request.user, question=question, kind=data["kind"], prompt=data["prompt"], points=data["points"],
-                image=image, model_answer=data["model_answer"], options=form.option_drafts(),
+                image=form.chosen_image(), model_answer=data["model_answer"], options=form.option_drafts(),
             )
         except InvalidRequest as error:  # shown on the form, with what was typed kept
             form.add_error(None, error.message)

@@ -243,6 +243,10 @@ MAX_REQUEST_BODY_BYTES = int(os.environ.get("MAX_REQUEST_BODY_BYTES", str(16 * 1
 LIBRARY_UPLOAD_TEMP_DIR = os.environ.get("LIBRARY_UPLOAD_TEMP_DIR", "")
 LIBRARY_UPLOAD_SESSION_HOURS = int(os.environ.get("LIBRARY_UPLOAD_SESSION_HOURS", "24"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# How long after faculty replace or remove a question an answer to the old version (from a
+# learner who had the page open or answered offline before the edit) is still marked
+# against it (courses/assessment/selectors.py `attempt_questions`, docs/assessment.md).
+ASSESSMENT_LATE_ANSWER_DAYS = int(os.environ.get("ASSESSMENT_LATE_ANSWER_DAYS", "14"))
 
 # -- people and security ----------------------------------------------------------------
 

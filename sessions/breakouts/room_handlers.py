@@ -7,11 +7,14 @@ Main room, host and co-hosts only (the services check it; docs/protocol.md, "Bre
 - `breakouts.broadcast` `{text}`: a message to the main room and every group;
 - `breakouts.close`: close them all now (they also close by themselves when the time is up:
   every room process keeps the deadline, `register_deadlines` below);
-- `breakouts.get` (anyone in a main room): the whole plan, answered to this socket only
-  (`breakouts.state`), for a client that missed a version of it.
-Snapshot parts: `breakouts` in main rooms (the plan, `now` for the countdown, whether
-this person may manage), `breakout` in a group's room (the group, its main room, `now`).
-Group rooms admit only their members, the host and co-hosts (`selectors.breakout_refusal`).
+- `breakouts.get` (anyone in a main room): the plan as in the snapshot, answered to this
+  socket only (`breakouts.state`), for a client that missed a version of it.
+Snapshot parts: `breakouts` in main rooms (the plan: whole for the host and co-hosts, the
+groups and one's own place for attendees; `now` for the countdown, whether this person may
+manage), `breakout` in a group's room (the group, its main room, `now`).
+Group rooms admit only their members, the host and co-hosts (`selectors.breakout_refusal`);
+someone moved out while open is closed out of the old group's room (4403 `not_in_group`,
+`selectors.breakout_stay_refusal`, checked by the room on `breakout.moved`).
 """
 
 from __future__ import annotations
@@ -21,15 +24,19 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from server.people.errors import InvalidRequest
 from server.people.models import User
 from sessions.models import BreakoutMember, LiveSession, SessionKind
 from sessions.room.fanout import db_parallel
 from sessions.room.protocol import Field
-from sessions.room.registry import RoomContext, register_deadlines, register_snapshot_part, room_message
-from sessions.room.selectors import register_refusal_reason, register_role_resolver, room_moderator_ids
+from sessions.room.registry import (
+    RoomContext,
+    register_deadlines,
+    register_snapshot_part,
+    register_stay_check,
+    room_message,
+)
+from sessions.room.selectors import register_refusal_reason, register_role_resolver
 
 from . import selectors, services
 
@@ -37,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 register_role_resolver(SessionKind.BREAKOUT, selectors.breakout_room_role)
 register_refusal_reason(SessionKind.BREAKOUT, selectors.breakout_refusal)
+# Moved out of an open group: the old group's room closes that person's socket.
+register_stay_check("breakout.moved", selectors.breakout_stay_refusal)
 # Groups close at their deadline (stored in BreakoutGroup.closes_at) whichever process
 # opened them or died since: every room process reads the deadlines due soon.
 register_deadlines("breakouts", upcoming=services.breakouts_deadlines, run=services.breakouts_deadline_run)
@@ -44,12 +53,7 @@ register_deadlines("breakouts", upcoming=services.breakouts_deadlines, run=servi
 
 def _main_part(session: LiveSession, user: User) -> dict[str, Any]:
     services.breakouts_close_due(session_id=session.pk)  # a join after the time is up closes them
-    manager = user.pk == session.host_id or user.pk in room_moderator_ids(session_id=session.pk)
-    # Attendees share one build of the plan per version (300 people coming back at once
-    # must not each rebuild it); hosts get it fresh, with the people who joined since (to
-    # move them into groups).
-    plan = selectors.breakout_plan(session=session) if manager else selectors.breakout_plan_shared(session=session)
-    return {**plan, "now": timezone.now().isoformat(), "can_manage": manager}
+    return selectors.breakout_plan_for(session=session, user=user)
 
 
 def _group_part(session: LiveSession, user: User) -> dict[str, Any]:
@@ -68,7 +72,7 @@ def _group_part(session: LiveSession, user: User) -> dict[str, Any]:
 
 
 async def breakouts_snapshot_part(session: LiveSession, user: User) -> dict[str, Any]:
-    if session.kind not in services.SPLITTABLE_KINDS:
+    if session.kind not in selectors.SPLITTABLE_KINDS:
         return {}
     return await db_parallel(_main_part)(session, user)
 
@@ -116,7 +120,5 @@ async def breakouts_close(ctx: RoomContext, message: dict[str, Any]) -> None:
 
 @room_message("breakouts.get")
 async def breakouts_get(ctx: RoomContext, message: dict[str, Any]) -> None:
-    if ctx.session.kind not in services.SPLITTABLE_KINDS:
-        raise InvalidRequest(_("This session cannot be split into breakout groups."), code="not_splittable")
     plan = await db_parallel(_main_part)(ctx.session, ctx.user)
     await ctx.reply({"type": "breakouts.state", "id": ctx.client_id, "plan": plan})

@@ -45,7 +45,7 @@ from sessions.room.events import Nullable, room_event_emit, room_event_type
 from sessions.room.selectors import room_moderator_ids
 
 from . import mixing
-from .selectors import people_for_split, person_cards
+from .selectors import SPLITTABLE_KINDS, people_for_split, person_cards
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ MAX_GROUPS = 100
 MIN_MINUTES = 1
 MAX_MINUTES = 240
 MAX_MESSAGE_CHARS = 500
-#: Kinds of session that can be split (not consults, not a group itself).
-SPLITTABLE_KINDS = (SessionKind.CASE_CONFERENCE, SessionKind.LECTURE, SessionKind.PEER)
 
 room_event_type("breakouts.changed", version=int, base_version=int, split=int, state=str, opened_at=(str, Nullable),
                 closes_at=(str, Nullable), at=str, replace=bool, groups=list, unassigned=list, moves=list, people=list)

@@ -30,7 +30,10 @@ its segments after the last one stored, and appends them after an `#EXT-X-DISCON
 (the encoder's clock starts again), so the media sequence goes on and players keep
 playing (`continue_from`). The recording made at the end covers every part: segments
 this worker does not have on disk are read back from storage, and the parts' timestamps
-are joined end to end (`recording_remux`), still without a second encode.
+are joined end to end (`recording_remux`), still without a second encode. A continued
+broadcast that stops before a segment of its own still closes the stored playlists as
+they were and makes the recording of the earlier parts; one that nobody continued is
+closed from storage alone (`broadcast_stored_close`, the host's Stop).
 """
 
 from __future__ import annotations
@@ -241,6 +244,8 @@ class _Uploader:
                 with open(local_playlist, encoding="utf-8") as handle:
                     text = handle.read()
             except FileNotFoundError:
+                if final and rendition.name in self.previous:
+                    self._close_previous(rendition.name)  # continued, stopped before a segment of its own
                 continue
             local_text = text
             if rendition.name in self.previous:
@@ -274,6 +279,24 @@ class _Uploader:
             except Exception:
                 self.failures += 1
                 logger.warning("broadcast %s: upload failed; retrying", self.folder, exc_info=True)
+
+    def _close_previous(self, name: str) -> None:
+        """Close a rendition's stored playlist as it was (ENDLIST): this encoder added nothing."""
+        text = playlist_closed(self.previous[name])
+        if text == self.playlists.get(name):
+            return
+        try:
+            broadcast_file_save(f"{self.folder}/{name}/index.m3u8", text.encode(),
+                                content_type="application/vnd.apple.mpegurl", cache_control=PLAYLIST_CACHE)
+            self.playlists[name] = text
+        except Exception:
+            self.failures += 1
+            logger.warning("broadcast %s: closing the %s playlist failed", self.folder, name, exc_info=True)
+
+
+def playlist_closed(text: str) -> str:
+    """A media playlist ended: `#EXT-X-ENDLIST` once, at its end."""
+    return text if "#EXT-X-ENDLIST" in text else text.rstrip("\n") + "\n#EXT-X-ENDLIST\n"
 
 
 # ------------------------------------------------------------------ the encoder
@@ -417,6 +440,73 @@ def _picture(picture: av.VideoFrame | None, rendition: Rendition) -> av.VideoFra
     return picture.reformat(width=rendition.width, height=rendition.height, format="yuv420p")
 
 
+def broadcast_stored_close(session_id: int, folder: str) -> str | None:
+    """End a broadcast no encoder writes any more (handed over, never continued): close every
+    stored playlist (ENDLIST) and keep its 720p segments as the session's recording.
+
+    The storage name of the recording, or None (nothing stored). A rendition that cannot be
+    read is left as it is (never rewritten from nothing).
+    """
+    stored = broadcast_stored_playlists(folder)
+    for name, text in stored.items():
+        closed = playlist_closed(text)
+        if closed != text:
+            broadcast_file_save(f"{folder}/{name}/index.m3u8", closed.encode(),
+                                content_type="application/vnd.apple.mpegurl", cache_control=PLAYLIST_CACHE)
+    playlist = stored.get(RECORDED_RENDITION, "")
+    if not playlist_segments(playlist):
+        return None
+    local = tempfile.mkdtemp(prefix=f"openrounds-hls-{int(session_id)}-")
+    try:
+        return broadcast_recording_store(session_id, folder, playlist, local)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
+def broadcast_recording_store(session_id: int, folder: str, playlist: str, local: str) -> str | None:
+    """The 720p segments `playlist` lists, joined into one MP4 (packets copied) and stored as
+    the session's recording; its storage name, or None if no segment could be had.
+
+    Segments are taken from `local` (this encoder's own) or read back from storage (the
+    parts earlier workers encoded).
+    """
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    from .recording import recording_folder
+
+    parts = [[_segment_local(folder, local, name) for name in part] for part in playlist_parts(playlist)]
+    parts = [[path for path in part if path] for part in parts]
+    parts = [part for part in parts if part]
+    if not parts:
+        return None
+    target = os.path.join(local, "recording.mp4")
+    recording_remux(parts, target)
+    stamp = folder.rstrip("/").rsplit("/", 1)[-1]
+    with open(target, "rb") as handle:
+        return default_storage.save(f"{recording_folder(session_id)}/{stamp}-broadcast.mp4", File(handle))
+
+
+def _segment_local(folder: str, local: str, name: str) -> str:
+    """A 720p segment's local path: this worker's own, or read back from storage (a part an
+    earlier worker of a handed-over broadcast encoded); "" if it is gone."""
+    from django.core.files.storage import default_storage
+
+    path = os.path.join(local, RECORDED_RENDITION, name)
+    if os.path.exists(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with default_storage.open(f"{folder}/{RECORDED_RENDITION}/{name}", "rb") as stored, open(path, "wb") as out:
+            shutil.copyfileobj(stored, out)
+    except Exception:
+        logger.warning("broadcast %s: segment %s is missing from storage", folder, name)
+        with contextlib.suppress(OSError):
+            os.remove(path)
+        return ""
+    return path
+
+
 def broadcast_stored_playlists(folder: str) -> dict[str, str]:
     """The media playlists of a broadcast as stored, by rendition (those that exist)."""
     from django.core.files.storage import default_storage
@@ -503,47 +593,15 @@ class RoomBroadcaster(RoomRecorder):
         await asyncio.to_thread(self.uploader.stop)
         await asyncio.to_thread(self.uploader.sync, final=True)
         try:
-            if self._mixer.failed or not self.uploader.uploaded:
+            if not self.continued and (self._mixer.failed or not self.uploader.uploaded):
                 return None
-            return await asyncio.to_thread(self._store_recording)
+            # A continued broadcast keeps the earlier parts even if this encoder added nothing.
+            playlist = self.uploader.playlists.get(RECORDED_RENDITION, "")
+            if not playlist_segments(playlist):
+                return None
+            return await asyncio.to_thread(broadcast_recording_store, self.session_id, self.folder, playlist, self.local)
         finally:
             shutil.rmtree(self.local, ignore_errors=True)
-
-    def _store_recording(self) -> str | None:
-        from django.core.files import File
-        from django.core.files.storage import default_storage
-
-        from .recording import recording_folder
-
-        text = self.uploader.playlists.get(RECORDED_RENDITION, "")
-        parts = [[self._segment_on_disk(name) for name in part] for part in playlist_parts(text)]
-        parts = [[path for path in part if path] for part in parts]
-        parts = [part for part in parts if part]
-        if not parts:
-            return None
-        target = os.path.join(self.local, "recording.mp4")
-        recording_remux(parts, target)
-        with open(target, "rb") as handle:
-            return default_storage.save(f"{recording_folder(self.session_id)}/{self.stamp}-broadcast.mp4", File(handle))
-
-    def _segment_on_disk(self, name: str) -> str:
-        """A 720p segment's local path: this worker's own, or read back from storage (a
-        part an earlier worker of a handed-over broadcast encoded); "" if it is gone."""
-        from django.core.files.storage import default_storage
-
-        path = os.path.join(self.local, RECORDED_RENDITION, name)
-        if os.path.exists(path):
-            return path
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        try:
-            with default_storage.open(f"{self.folder}/{RECORDED_RENDITION}/{name}", "rb") as stored, open(path, "wb") as out:
-                shutil.copyfileobj(stored, out)
-        except Exception:
-            logger.warning("broadcast %s: segment %s is missing from storage", self.folder, name)
-            with contextlib.suppress(OSError):
-                os.remove(path)
-            return ""
-        return path
 
     @property
     def cpu_encode_seconds(self) -> float:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from sessions.models import RoomEvent
 from sessions.room.events import room_event_emit, room_event_type
+from sessions.room.selectors import room_moderator_ids
 
 logger = logging.getLogger(__name__)
 
@@ -67,20 +68,6 @@ def broadcast_waiting(*, session_id: int) -> list[int]:
     return list(seen)
 
 
-def _moderator_ids(session_id: int) -> list[int]:
-    """The session's host and everyone in it whose room role may moderate (start a broadcast)."""
-    from sessions.models import LiveSession, Participant
-    from sessions.room.registry import ROLE_PERMISSIONS
-
-    roles = [role for role, permissions in ROLE_PERMISSIONS.items() if "moderate" in permissions]
-    ids = set(Participant.objects.filter(session_id=session_id, role__in=roles, removed_at__isnull=True)
-              .values_list("user_id", flat=True))
-    host_id = LiveSession.objects.filter(pk=session_id).values_list("host_id", flat=True).first()
-    if host_id is not None:
-        ids.add(host_id)
-    return sorted(ids)
-
-
 def broadcast_overflow_notice(*, session_id: int, user_id: int, reason: str) -> bool:
     """A viewer beyond the SFU's capacity: whether the broadcast runs; if not, tell the hosts.
 
@@ -90,7 +77,7 @@ def broadcast_overflow_notice(*, session_id: int, user_id: int, reason: str) -> 
     if broadcast_current(session_id=session_id).get("active"):
         return True
     room_event_emit(session_id=session_id, type="media.overflow", payload={"user_id": user_id, "reason": reason},
-                    visible_to=[*_moderator_ids(session_id), user_id])
+                    visible_to=[*room_moderator_ids(session_id=session_id), user_id])
     return False
 
 

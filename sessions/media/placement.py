@@ -30,6 +30,8 @@ Redis is the distributed engine here (as for the channel layer and the room fan-
     <ns>:media:participant:<session>:<p>  the worker carrying that participant's media
     <ns>:media:session:<id>:participants  set of the session's participants placed on any worker
     <ns>:media:drain:<id>                 "drain this worker" (`manage.py media_worker --drain ID`)
+    <ns>:media:broadcast:<id>:owner       the worker whose encoder writes the session's broadcast now
+                                          (set when it starts or continues, deleted by its handover)
 
 Capacity (the broadcast's overflow, docs/broadcast.md): a *viewer* (someone who may not
 send) is refused with `PlacementFull` when the session already has
@@ -38,6 +40,11 @@ that may take people carries `MEDIA_WORKER_HARD_LIMIT` participants (about 450 v
 subscribers fill one core: bench/media_fanout.py). People who may send (hosts,
 presenters, whoever has the floor) are never refused for capacity: a lecture without its
 speaker is no lecture. The room then offers the refused viewer the broadcast.
+The check and the seat it takes are one Lua script (`_SEAT_SCRIPT`): two viewers joining
+at once through two web processes cannot both take the last seat. A seat is given back
+when its media leaves the worker for any reason: `media.leave`, a peer connection that
+failed or closed (the SFU's `on_left`), removal, and the reaping of a dead worker (its
+people leave the session's set with it).
 
 Limits, said plainly: a recording in progress on a worker that is killed loses what its
 recorder wrote after its last stored piece (recording.py, "Why pieces": about 6 s); a
@@ -68,6 +75,61 @@ if current ~= ARGV[1] then return current end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[3])
 return ARGV[2]
+"""
+
+
+#: A participant's seat, checked and taken at once. KEYS: the participant's key, the
+#: session's participants, the chosen worker's participants, the worker's sessions, the
+#: session's workers, the previous worker's participants (or ""). ARGV: participant,
+#: "<session>:<participant>", chosen worker id, session cap (0: none), worker hard limit
+#: (0: none), ttl, session id. A cap only binds someone not yet in the session's set.
+#: Returns "ok", "session_cap" or "worker_full" (the chosen worker filled meanwhile).
+_SEAT_SCRIPT = """
+local cap = tonumber(ARGV[4])
+local hard = tonumber(ARGV[5])
+if cap > 0 and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 and redis.call('SCARD', KEYS[2]) >= cap then
+  return 'session_cap'
+end
+if hard > 0 and redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 0 and redis.call('SCARD', KEYS[3]) >= hard then
+  return 'worker_full'
+end
+if KEYS[6] ~= '' then redis.call('SREM', KEYS[6], ARGV[2]) end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[6])
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+redis.call('SADD', KEYS[4], ARGV[7])
+redis.call('SADD', KEYS[5], ARGV[3])
+redis.call('EXPIRE', KEYS[5], ARGV[6])
+return 'ok'
+"""
+
+#: Give a participant's seat back, if that worker still carries them (they may have moved
+#: to another worker meanwhile: then only this worker's count changes). KEYS: the
+#: participant's key, the session's participants, the worker's participants. ARGV:
+#: worker id, participant, "<session>:<participant>".
+_RELEASE_SCRIPT = """
+if (redis.call('GET', KEYS[1]) or '') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+end
+redis.call('SREM', KEYS[3], ARGV[3])
+return 1
+"""
+
+#: Claim the broadcast of a session: only if its owner is still the one read (ARGV[1],
+#: "" for none). KEYS: the owner key. ARGV: expected owner, new owner, ttl. 1 if won.
+_OWNER_SCRIPT = """
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+
+#: Forget the broadcast's owner if it is still ARGV[1]. KEYS: the owner key.
+_OWNER_RELEASE_SCRIPT = """
+if (redis.call('GET', KEYS[1]) or '') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 
@@ -181,6 +243,8 @@ class WorkerRegistry:
     def __init__(self, url: str | None = None) -> None:
         self.url = url or _setting("REDIS_URL", "")
         self._clients: dict[int, Any] = {}
+        #: Lua scripts registered on each loop's client (redis-py runs them by SHA).
+        self._scripts: dict[tuple[int, str], Any] = {}
 
     def _redis(self) -> Any:
         import redis.asyncio as aioredis
@@ -191,7 +255,18 @@ class WorkerRegistry:
             client = self._clients[id(loop)] = aioredis.Redis.from_url(self.url, socket_connect_timeout=2)
         return client
 
+    def _script(self, source: str) -> Any:
+        """`source` registered on this loop's client (EVALSHA, loaded again if Redis lost it)."""
+        client = self._redis()
+        key = (id(client), source)
+        script = self._scripts.get(key)
+        if script is None:
+            script = self._scripts[key] = client.register_script(source)
+        return script
+
     async def close(self) -> None:
+        loop_client = self._clients.get(id(asyncio.get_running_loop()))
+        self._scripts = {k: v for k, v in self._scripts.items() if k[0] != id(loop_client)}
         client = self._clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.aclose()
@@ -314,8 +389,14 @@ class WorkerRegistry:
         return sorted(int(m) for m in members if (m.decode() if isinstance(m, bytes) else str(m)).isdigit())
 
     async def _release_all(self, worker_id: str) -> list[int]:
+        """Forget everything a worker carried: its sessions' placements and its people's seats.
+
+        The seats matter: a viewer refused for the session's cap must not wait for seats
+        held by people whose worker is gone (they join again, and are counted again).
+        """
         sessions = await self.sessions_of(worker_id)
         redis = self._redis()
+        await self.release_participants(worker_id)
         for session_id in sessions:
             await self.release(session_id, worker_id)
             await redis.srem(f"{_ns()}:session:{session_id}:workers", worker_id)
@@ -365,7 +446,8 @@ class WorkerRegistry:
         worker (the session spreads); without it (a consult) the session's primary.
         The primary is set to the first worker placed. A ``viewer`` (may not send) that is
         not placed yet raises `PlacementFull` past the session's cap or every worker's
-        hard limit.
+        hard limit; the check and the seat are one script (`_SEAT_SCRIPT`), so joins at
+        once through several web processes cannot take more seats than there are.
         """
         redis = self._redis()
         key = f"{_ns()}:participant:{session_id}:{participant}"
@@ -374,37 +456,42 @@ class WorkerRegistry:
         current = await self.worker(current_id) if current_id else None
         if current is not None and not current.draining:
             return current
-        if viewer and not current_id and session_sfu_cap() and \
-                await redis.scard(f"{_ns()}:session:{session_id}:participants") >= session_sfu_cap():
-            raise PlacementFull("session_cap")
-        if not spread:
-            chosen = await self.place(session_id)
-        else:
-            live = [info for info in await self.alive() if not info.draining and info.version == PROTOCOL_VERSION]
-            if not live:
+        bound = viewer and not current_id
+        cap = session_sfu_cap() if bound else 0
+        chosen: WorkerInfo | None = None
+        for _attempt in range(3):
+            if cap and await redis.scard(f"{_ns()}:session:{session_id}:participants") >= cap:
+                raise PlacementFull("session_cap")  # the cheap early answer; the script decides
+            if not spread:
+                chosen = await self.place(session_id)
+            else:
+                live = [info for info in await self.alive() if not info.draining and info.version == PROTOCOL_VERSION]
+                if not live:
+                    return None
+                async with redis.pipeline(transaction=False) as pipe:
+                    for info in live:
+                        pipe.scard(f"{_ns()}:worker:{info.id}:participants")
+                    counts = dict(zip((info.id for info in live), await pipe.execute()))
+                if bound and hard_limit() and all(counts[info.id] >= hard_limit() for info in live):
+                    raise PlacementFull("workers_full")
+                serving = set(await self.session_workers(session_id))
+                roomy = [info for info in live if info.id in serving and counts[info.id] < soft_limit()]
+                chosen = min(roomy or live, key=lambda info: (counts[info.id], info.load.cpu, info.id))
+            if chosen is None:
                 return None
-            async with redis.pipeline(transaction=False) as pipe:
-                for info in live:
-                    pipe.scard(f"{_ns()}:worker:{info.id}:participants")
-                counts = dict(zip((info.id for info in live), await pipe.execute()))
-            if viewer and not current_id and hard_limit() and all(counts[info.id] >= hard_limit() for info in live):
-                raise PlacementFull("workers_full")
-            serving = set(await self.session_workers(session_id))
-            roomy = [info for info in live if info.id in serving and counts[info.id] < soft_limit()]
-            chosen = min(roomy or live, key=lambda info: (counts[info.id], info.load.cpu, info.id))
+            outcome = _text(await self._script(_SEAT_SCRIPT)(
+                keys=[key, f"{_ns()}:session:{session_id}:participants", f"{_ns()}:worker:{chosen.id}:participants",
+                      f"{_ns()}:worker:{chosen.id}:sessions", f"{_ns()}:session:{session_id}:workers",
+                      f"{_ns()}:worker:{current_id}:participants" if current_id else ""],
+                args=[participant, member, chosen.id, cap, hard_limit() if bound and spread else 0,
+                      PLACEMENT_TTL_SECONDS, str(session_id)]))
+            if outcome == "session_cap":
+                raise PlacementFull("session_cap")
+            if outcome == "ok":
+                break
+            chosen = None  # that worker filled meanwhile: choose again
         if chosen is None:
-            return None
-        async with redis.pipeline(transaction=False) as pipe:
-            if current_id:
-                pipe.srem(f"{_ns()}:worker:{current_id}:participants", member)
-            pipe.set(key, chosen.id, ex=PLACEMENT_TTL_SECONDS)
-            pipe.sadd(f"{_ns()}:worker:{chosen.id}:participants", member)
-            pipe.sadd(f"{_ns()}:session:{session_id}:participants", participant)
-            pipe.expire(f"{_ns()}:session:{session_id}:participants", PLACEMENT_TTL_SECONDS)
-            pipe.sadd(f"{_ns()}:worker:{chosen.id}:sessions", str(session_id))
-            pipe.sadd(f"{_ns()}:session:{session_id}:workers", chosen.id)
-            pipe.expire(f"{_ns()}:session:{session_id}:workers", PLACEMENT_TTL_SECONDS)
-            await pipe.execute()
+            raise PlacementFull("workers_full")
         if spread and await self.placed_on(session_id) is None:
             primary = _text(await redis.get(f"{_ns()}:session:{session_id}"))
             await redis.eval(_PLACE_SCRIPT, 2, f"{_ns()}:session:{session_id}", f"{_ns()}:worker:{chosen.id}:sessions",
@@ -413,12 +500,10 @@ class WorkerRegistry:
 
     async def release_participant(self, session_id: int, participant: str, worker_id: str) -> None:
         """The participant's media left this worker."""
-        redis = self._redis()
-        key = f"{_ns()}:participant:{session_id}:{participant}"
-        if _text(await redis.get(key)) == worker_id:
-            await redis.delete(key)
-            await redis.srem(f"{_ns()}:session:{session_id}:participants", participant)
-        await redis.srem(f"{_ns()}:worker:{worker_id}:participants", f"{session_id}:{participant}")
+        await self._script(_RELEASE_SCRIPT)(
+            keys=[f"{_ns()}:participant:{session_id}:{participant}", f"{_ns()}:session:{session_id}:participants",
+                  f"{_ns()}:worker:{worker_id}:participants"],
+            args=[worker_id, participant, f"{session_id}:{participant}"])
 
     async def release_participants(self, worker_id: str) -> None:
         """A draining worker: its people's next offers go elsewhere."""
@@ -433,6 +518,29 @@ class WorkerRegistry:
                                        f"{_ns()}:worker:{worker_id}:sessions", instead_of, worker_id,
                                        str(session_id), str(PLACEMENT_TTL_SECONDS))
         return _text(won) == worker_id
+
+    # ------------------------------------------------------------ the broadcast's encoder
+
+    async def broadcast_owner(self, session_id: int) -> str:
+        """The worker whose encoder writes the session's broadcast ("" for none)."""
+        return _text(await self._redis().get(f"{_ns()}:broadcast:{session_id}:owner"))
+
+    async def broadcast_claim(self, session_id: int, worker_id: str, *, instead_of: str = "") -> bool:
+        """Become the broadcast's encoder if its owner is still `instead_of` ("" : none); True if won."""
+        won = await self._script(_OWNER_SCRIPT)(
+            keys=[f"{_ns()}:broadcast:{session_id}:owner"], args=[instead_of, worker_id, PLACEMENT_TTL_SECONDS])
+        return bool(int(won))
+
+    async def broadcast_release(self, session_id: int, worker_id: str) -> None:
+        """This worker no longer encodes the broadcast (handed over or stopped)."""
+        await self._script(_OWNER_RELEASE_SCRIPT)(keys=[f"{_ns()}:broadcast:{session_id}:owner"], args=[worker_id])
+
+    async def broadcast_owner_alive(self, session_id: int, *, besides: str = "") -> str:
+        """The broadcast's owner if it is a live worker other than `besides`, else ""."""
+        owner = await self.broadcast_owner(session_id)
+        if not owner or owner == besides:
+            return ""
+        return owner if await self.worker(owner) is not None else ""
 
 
 _REGISTRY: WorkerRegistry | None = None

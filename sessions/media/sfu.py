@@ -100,6 +100,9 @@ class MediaRoom:
         self._relayed: dict[str, Publication] = {}
         #: Called whenever the publications change (the cascade tells the other workers).
         self.on_publications_changed: Callable[[], None] | None = None
+        #: Called with a participant's id when their media leaves the open room, whatever
+        #: the reason: `leave`, removal, a peer connection that failed or closed.
+        self.on_left: Callable[[str], Any] | None = None
         #: Set by the cascade: a publisher may be on another worker and not have published
         #: yet, so a subscription to an id this worker does not know is remembered.
         self.spans_workers = False
@@ -781,6 +784,13 @@ class MediaRoom:
         except Exception:
             logger.exception("room %s participant %s: close failed", self.room_id, participant_id)
         logger.info("room %s participant %s: left (%s)", self.room_id, participant_id, reason or "leave")
+        if self.on_left is not None and not self._closed:
+            try:
+                result = self.on_left(participant_id)
+                if inspect.isawaitable(result):
+                    self._schedule(result)
+            except Exception:
+                logger.exception("room %s participant %s: left callback failed", self.room_id, participant_id)
         if notify_others and had_publications and not self._closed:
             self._after_publications_changed()
 
@@ -824,9 +834,15 @@ class MediaRoom:
 class SFU:
     """The rooms whose media this worker process owns."""
 
-    def __init__(self, config: MediaConfig, on_signal: Callable[[str, str, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self, config: MediaConfig, on_signal: Callable[[str, str, dict[str, Any]], Any],
+        *, on_left: Callable[[str, str], Any] | None = None,
+    ) -> None:
         self.config = config
         self._on_signal = on_signal
+        #: (room id, participant id) whenever a participant's media leaves a room that stays
+        #: open, for whatever reason (the worker gives the seat back: placement.py).
+        self._on_left = on_left
         self._rooms: dict[str, MediaRoom] = {}
 
     def room(self, room_id: str) -> MediaRoom:
@@ -838,6 +854,9 @@ class SFU:
                 config=self.config,
                 on_signal=lambda participant_id, message: self._on_signal(room_id, participant_id, message),
             )
+            if self._on_left is not None:
+                on_left = self._on_left
+                room.on_left = lambda participant_id: on_left(room_id, participant_id)
         return room
 
     def get_room(self, room_id: str) -> MediaRoom | None:

@@ -16,10 +16,11 @@ message, and moved (its browsers reconnect their media by themselves) when that 
 dies or drains. `MEDIA_PLACEMENT=static` keeps the older fixed spread: sessions over
 `media-worker-<n>` channels by session id, one worker (`--index n`) per channel.
 
-(About 680 lines: the worker is one loop of requests whose per-session state — rooms,
+(About 700 lines, with its broadcasts in `worker_broadcast.py`: the worker is one loop of requests whose per-session state — rooms,
 recorders, broadcasts, transcribers, routes — is changed under one set of locks.)
 
-Around it: `routing.py` says which worker's channel a request goes to, `embedded.py`
+Around it: `worker_broadcast.py` holds its broadcast duties (start, stop, hand over,
+continue), `routing.py` says which worker's channel a request goes to, `embedded.py`
 runs the worker inside the web process, `outcomes.py` writes what the worker changes in
 the room and the session (room events, kept recordings), `cascade.py` links the workers
 of one session.
@@ -45,8 +46,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .broadcast import BroadcastUnavailable, RoomBroadcaster, broadcast_stored_playlists
-from .broadcast_outcomes import broadcast_current, broadcast_event, media_full_message
+from .broadcast import RoomBroadcaster
+from .broadcast_outcomes import media_full_message
 from .cascade import Cascade, cascade_enabled
 from .outcomes import caption_line_store, media_moved, recording_event, recordings_keep, session_recordings_delete
 from .placement import (
@@ -64,6 +65,7 @@ from .routing import SIGNAL, media_channel_layer, media_setting, placement_by_re
 from .selectors import media_captions_allowed, media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
 from .transcription import RoomTranscriber, captions_engine_name, speech_engine
+from .worker_broadcast import WorkerBroadcasts
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ def media_config_from_settings() -> MediaConfig:
     )
 
 
-class MediaWorker:
+class MediaWorker(WorkerBroadcasts):
     """Owns an SFU and the recorders of its rooms; serves requests from one channel.
 
     Request (sent by the signalling handlers)::
@@ -107,7 +109,7 @@ class MediaWorker:
         self.draining = False
         self._cpu_mark = (time.monotonic(), time.process_time())
         self.config = config or media_config_from_settings()
-        self.sfu = SFU(self.config, self._on_signal)
+        self.sfu = SFU(self.config, self._on_signal, on_left=self._on_left)
         self.routes: dict[tuple[str, str], str] = {}
         self.recorders: dict[int, RoomRecorder] = {}
         #: HLS broadcasts per session (broadcast.py): one encode, any number of viewers.
@@ -245,10 +247,14 @@ class MediaWorker:
     async def drain(self, *, timeout: float | None = None) -> None:
         """Hand every session over and stop taking new ones (a deploy, a SIGTERM).
 
-        The sessions' placements are released first, so the next offer of each participant
-        goes to another worker; then each room is told to reconnect its media
-        (`media.moved`), and a recording in progress is stored as a part and continued by
-        the new worker. Returns when every participant has left or `timeout` passed.
+        Broadcasts are handed over first (their last segments stored, the playlists left
+        open, the owner key deleted), while the sessions are still placed here: a join
+        that came in between would otherwise land on the next worker, which would continue
+        the broadcast while this one still encoded the same segment numbers. Then the
+        placements are released, so the next offer of each participant goes to another
+        worker; each room is told to reconnect its media (`media.moved`), and a recording
+        in progress is stored as a part and continued by the new worker. Returns when every
+        participant has left or `timeout` passed.
         """
         if self.registry is None or self.draining:
             return
@@ -256,13 +262,14 @@ class MediaWorker:
         await self._heartbeat_once()
         session_ids = sorted(set(await self.registry.sessions_of(self.worker_id)) | {int(r) for r in self.sfu.room_ids()})
         logger.info("media worker %s drains: %d session(s) move", self.worker_id, len(session_ids))
+        for session_id in session_ids:
+            if session_id in self.broadcasts:
+                await self._broadcast_leave(session_id)
         await self.registry.release_participants(self.worker_id)
         for session_id in session_ids:
             await self.registry.release(session_id, self.worker_id)
             if session_id in self.recorders:
                 await self._record_stop(session_id, continued=True)
-            if session_id in self.broadcasts:
-                await self._broadcast_leave(session_id)
             await media_moved(session_id, worker_id=self.worker_id, reason="worker_draining")
         deadline = time.monotonic() + (timeout if timeout is not None else float(media_setting("MEDIA_DRAIN_SECONDS", 30)))
         while time.monotonic() < deadline and self.sfu.load()["participants"]:
@@ -325,7 +332,10 @@ class MediaWorker:
             await self._broadcast_start(session_id)
             return
         if op == "broadcast_stop":
-            await self._broadcast_stop(session_id)
+            if session_id in self.broadcasts:
+                await self._broadcast_stop(session_id)
+            else:
+                await self._broadcast_stop_stored(session_id)
             return
         if op == "rights":
             await self._apply_rights(room_id, participant, message)
@@ -362,6 +372,9 @@ class MediaWorker:
                 await self.cascade.join(session_id)
             if new_room and self.registry is not None:
                 await self._continue_recording(session_id)
+            if self.registry is not None and session_id not in self.broadcasts and session_id not in self._continuing:
+                # On every offer, not only a new room's: this worker may already carry some of
+                # the session's people when the broadcast's worker hands over or dies.
                 self._spawn_task(self._continue_broadcast(session_id))  # storage reads: not before the answer
             if new_room:
                 await self._start_captions(session_id)
@@ -397,6 +410,25 @@ class MediaWorker:
             await self._left(session_id, participant)
         else:
             raise MediaError("unknown_operation", f"unknown media operation {op!r}")
+
+    def _on_left(self, room_id: str, participant: str) -> None:
+        """The SFU dropped a participant (leave, removal, a peer connection failed or closed):
+        give the seat back, under the participant's lock so a rejoin in progress wins."""
+        if self.registry is None or self._stopping:
+            return
+
+        async def release() -> None:
+            key = (room_id, participant)
+            async with self._locks[key]:
+                room = self.sfu.get_room(room_id)
+                if room is not None and participant in room.participant_ids:
+                    return  # joined again (a new tab, a reconnect) meanwhile: the seat is theirs
+                try:
+                    await self._left(int(room_id), participant)
+                except Exception:
+                    logger.warning("session %s: releasing participant %s failed", room_id, participant, exc_info=True)
+
+        self._spawn_task(release())
 
     async def _left(self, session_id: int, participant: str) -> None:
         """A participant's media left this worker; a room nobody uses here leaves the cascade."""
@@ -469,123 +501,11 @@ class MediaWorker:
         await recording_event(session_id, active=True)
         logger.info("session %s: recording started", session_id)
 
-    async def _broadcast_start(self, session_id: int) -> None:
-        """Encode the room's composite into HLS; the notice goes out once viewers can play it."""
-        if session_id in self.broadcasts:
-            return
-        if self.draining:
-            raise MediaError("media_moved", "this media server is being replaced: start the broadcast again in a moment")
-        room = self.sfu.room(str(session_id))
-        await self._watch_session(session_id)
-        try:
-            broadcaster = RoomBroadcaster(room, session_id=session_id, owner=self.worker_id or self.channel)
-        except BroadcastUnavailable as missing:
-            logger.error("session %s: %s", session_id, missing)
-            await broadcast_event(session_id, active=False, error="encoder_missing")
-            return
-        self.broadcasts[session_id] = broadcaster
-        await broadcaster.start()
-
-        async def announce() -> None:  # not under the host's request lock: the first segment takes ~2 s
-            if await broadcaster.wait_first_segment():
-                if self.broadcasts.get(session_id) is broadcaster:
-                    await broadcast_event(session_id, active=True, folder=broadcaster.folder)
-                    logger.info("session %s: broadcasting to %s", session_id, broadcaster.folder)
-            elif self.broadcasts.get(session_id) is broadcaster:
-                logger.error("session %s: the broadcast produced no segment", session_id)
-                await self._broadcast_stop(session_id, error="no_output")
-
-        task = asyncio.ensure_future(announce())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _broadcast_leave(self, session_id: int) -> None:
-        """This worker drains: hand the broadcast to the session's next worker, or end it.
-
-        Handed over when another worker can take the session: the playlists stay open in
-        storage and the room's notice stays on, so viewers keep playing while the next
-        primary continues them (`_continue_broadcast`). With no other worker it stops (its
-        recording kept now: this worker will not be here when the session ends).
-        """
-        others = [info for info in await self.registry.alive() if info.id != self.worker_id and not info.draining] \
-            if self.registry is not None else []
-        broadcaster = self.broadcasts.get(session_id)
-        if not others or broadcaster is None:
-            await self._broadcast_stop(session_id, keep_now=True)
-            return
-        self.broadcasts.pop(session_id, None)
-        await broadcaster.hand_over()
-        logger.info("session %s: broadcast %s handed over (open playlists, %d segment(s) stored here)",
-                    session_id, broadcaster.folder, len(broadcaster.uploader.uploaded))
-
-    async def _continue_broadcast(self, session_id: int) -> None:
-        """The session came here while it was broadcast (a drain, a dead worker): go on.
-
-        Only the session's primary worker does, in the same folder and playlists (after an
-        `EXT-X-DISCONTINUITY`); the room's notice is already on, so no event is sent.
-        """
-        if session_id in self.broadcasts or session_id in self._continuing:
-            return
-        self._continuing.add(session_id)  # an offer and a lost peer may both ask at once
-        try:
-            await self._continue_broadcast_now(session_id)
-        finally:
-            self._continuing.discard(session_id)
-
-    async def _continue_broadcast_now(self, session_id: int) -> None:
-        if self.registry is not None:
-            primary = await self.registry.placed_on(session_id)
-            if primary is not None and primary.id != self.worker_id:
-                return
-        current = await database_sync_to_async(broadcast_current)(session_id=session_id)
-        folder = str(current.get("folder") or "")
-        if not current.get("active") or not folder:
-            return
-        previous = await asyncio.to_thread(broadcast_stored_playlists, folder)
-        if not previous or any("#EXT-X-ENDLIST" in text for text in previous.values()):
-            return  # nothing stored yet, or it ended: not ours to continue
-        try:
-            broadcaster = RoomBroadcaster(self.sfu.room(str(session_id)), session_id=session_id,
-                                          owner=self.worker_id or self.channel, continue_from=folder, previous=previous)
-        except BroadcastUnavailable as missing:
-            logger.error("session %s: %s", session_id, missing)
-            await broadcast_event(session_id, active=False, folder=folder, error="encoder_missing")
-            return
-        await self._watch_session(session_id)
-        self.broadcasts[session_id] = broadcaster
-        await broadcaster.start()
-        logger.info("session %s: broadcast %s continues on worker %s from segment %d",
-                    session_id, folder, self.worker_id or self.channel, broadcaster._hls.start_number)
-
-        async def watch() -> None:
-            if not await broadcaster.wait_first_segment() and self.broadcasts.get(session_id) is broadcaster:
-                logger.error("session %s: the continued broadcast produced no segment", session_id)
-                await self._broadcast_stop(session_id, error="no_output")
-
-        self._spawn_task(watch())
-
     def _spawn_task(self, work: Any) -> None:
         """Run `work` beside the request loop (kept until done; cancelled on close)."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def _broadcast_stop(self, session_id: int, *, error: str = "", keep_now: bool = False) -> None:
-        """Close the playlists; the finished broadcast is kept as the session's recording.
-
-        ``keep_now``: this worker leaves (a drain), so the recording is kept at once rather
-        than when the session ends.
-        """
-        broadcaster = self.broadcasts.pop(session_id, None)
-        if broadcaster is None:
-            return
-        name = await broadcaster.stop()
-        if name and keep_now:
-            await database_sync_to_async(recordings_keep)(session_id, [name])
-        elif name:
-            self.finished[session_id].append(name)
-        await broadcast_event(session_id, active=False, folder=broadcaster.folder if name else "", error=error)
-        logger.info("session %s: broadcast stopped (%s)", session_id, "kept" if name else "empty")
 
     async def _continue_recording(self, session_id: int) -> None:
         """A session moved here while it was recorded: record its next part.

@@ -99,11 +99,15 @@ class RuleOut(Schema):
 
 
 def _rule_out(rule: CertificateRule) -> dict[str, Any]:
+    """The rule as JSON. A course rule read by `certificate_course_rules_of_school` carries
+    `has_question_sets` already (no query per rule); one just saved asks the service."""
     if rule.course_id is None:
         criterion = "presence"
     else:
         assert rule.course is not None
-        criterion = services.course_certificate_criterion(course=rule.course)
+        criterion = services.course_certificate_criterion(
+            course=rule.course, has_question_sets=getattr(rule, "has_question_sets", None)
+        )
     return {
         "id": rule.pk, "session_kind": rule.session_kind, "course_id": rule.course_id, "criterion": criterion,
         "min_presence_percent": rule.min_presence_percent, "active": rule.is_active, "updated_at": rule.updated_at,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from server.form_focus import FocusFirstError
+
 PERCENT_ERROR = _("Give a whole percentage from 1 to 100.")
 
 
-class SessionRuleForm(forms.Form):
+class SessionRuleForm(FocusFirstError, forms.Form):
     """A school's rule for one session kind; one form per kind on the page (prefixed by the kind)."""
 
     min_presence_percent = forms.IntegerField(
@@ -19,5 +21,5 @@ class SessionRuleForm(forms.Form):
     active = forms.BooleanField(label=_("Issue certificates"), required=False)
 
 
-class CourseRuleForm(forms.Form):
+class CourseRuleForm(FocusFirstError, forms.Form):
     active = forms.BooleanField(label=_("Issue a certificate to learners who pass this course"), required=False)

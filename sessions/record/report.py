@@ -196,6 +196,11 @@ def _month_starts(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
 #: the attendance index once per learner (228 ms). "People met" stays a join limited to
 #: other schools' memberships: as EXISTS per membership it was planned as a hash of every
 #: attendance row (176 ms). Details in docs/benchmarks.md ("School report").
+#: A session whose kind is no longer a SessionKind value (kept from before a kind was
+#: renamed or dropped) has no bit (array_position gives NULL): its sessions, and the
+#: learners who attended them, are counted under its raw kind by the two 'other_kind_*'
+#: parts, which join back only those few sessions (nothing when there are none), so the
+#: output is the portable path's, which groups by the raw kind.
 _ACTIVITY_SQL = """
 WITH grouped AS MATERIALIZED (
     SELECT GROUPING(r.user_id) AS per_session, r.user_id, r.session_id,
@@ -227,7 +232,15 @@ UNION ALL SELECT 'kind_participants', k.n::text, count(*), NULL
 UNION ALL SELECT 'month_participants', m.n::text, count(*), NULL
     FROM per_learner, generate_series(1, cardinality(%(months)s::timestamptz[])) AS m(n)
     WHERE months & (1::bigint << (m.n - 1)) <> 0 GROUP BY m.n
-UNION ALL SELECT 'kind_sessions', kind::text, count(*), sum(seconds) FROM per_session GROUP BY kind
+UNION ALL SELECT 'kind_sessions', kind::text, count(*), sum(seconds) FROM per_session WHERE kind IS NOT NULL GROUP BY kind
+UNION ALL SELECT 'other_kind_sessions', s.kind::text, count(*), sum(p.seconds)
+    FROM per_session p JOIN live_livesession s ON s.id = p.session_id WHERE p.kind IS NULL GROUP BY s.kind
+UNION ALL SELECT 'other_kind_participants', s.kind::text, count(DISTINCT a.user_id), NULL
+    FROM per_session p JOIN live_livesession s ON s.id = p.session_id JOIN live_attendance a ON a.session_id = p.session_id
+    WHERE p.kind IS NULL AND a.joined_at >= %(start)s AND a.joined_at < %(end)s
+      AND a.user_id IN (SELECT user_id FROM people_membership
+                        WHERE institution_id = %(school)s AND is_active AND role = ANY(%(roles)s))
+    GROUP BY s.kind
 UNION ALL SELECT 'school', i.id::text, NULL, NULL FROM people_institution i
     WHERE i.id IN (SELECT host FROM per_session)
        OR i.id IN (SELECT m.institution_id FROM people_membership m JOIN live_attendance met ON met.user_id = m.user_id
@@ -264,6 +277,10 @@ def _activity_postgresql(
             activity.by_month.append((months[int(key) - 1].date(), count))
         elif part == "kind_sessions":
             sessions[kinds[int(key) - 1]] = (count, float(seconds or 0))
+        elif part == "other_kind_sessions":  # a kind no longer in SessionKind: its raw value
+            sessions[key] = (count, float(seconds or 0))
+        elif part == "other_kind_participants":
+            participants[key] = count
         elif part == "school":
             activity.schools_reached.add(int(key))
     activity.by_kind = [(kind, participants.get(kind, 0), n, seconds) for kind, (n, seconds) in sorted(sessions.items())]

@@ -10,14 +10,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
+from courses.assessment.selectors import question_sets_with_questions
 from courses.curriculum.selectors import course_can_edit
 from courses.models import Course
 from server.people.http import AnyUser
 from server.people.models import Institution, Role, User
 from server.people.selectors import user_has_role, user_managed_institutions
-from sessions.models import Attendance, Certificate, CertificateRule, CertificateRuleChange, LiveSession, SessionStatus
+from sessions.models import (
+    Attendance,
+    Certificate,
+    CertificateRule,
+    CertificateRuleChange,
+    LiveSession,
+    SessionKind,
+    SessionStatus,
+)
 
 from .credentials import CredentialInvalid, credential_verify
 
@@ -147,8 +156,17 @@ def certificate_rules_of_school(*, institution: Institution) -> dict[str, Certif
 
 
 def certificate_course_rules_of_school(*, institution: Institution) -> QuerySet[CertificateRule]:
-    """The rules of the school's courses, for its coordinators' page (each links to its course's page)."""
-    return CertificateRule.objects.filter(institution=institution, course__isnull=False).select_related("course", "updated_by").order_by("course__title")
+    """The rules of the school's courses, for its coordinators' page and API (each links to
+    its course's page). Each carries `has_question_sets` (whether its course has a set
+    with a current question, so "passed" rather than "completed" is its criterion), read
+    in the same query rather than one more per course."""
+    assessed = question_sets_with_questions().filter(module__course=OuterRef("course_id"))
+    return (
+        CertificateRule.objects.filter(institution=institution, course__isnull=False)
+        .select_related("course", "updated_by")
+        .annotate(has_question_sets=Exists(assessed))
+        .order_by("course__title")
+    )
 
 
 def certificate_rule_of_course(*, course: Course) -> CertificateRule | None:
@@ -156,6 +174,23 @@ def certificate_rule_of_course(*, course: Course) -> CertificateRule | None:
     return CertificateRule.objects.filter(course=course).select_related("updated_by").first()
 
 
-def certificate_rule_history(*, rules: QuerySet[CertificateRule] | list[CertificateRule], limit: int = 20) -> list[CertificateRuleChange]:
+@dataclass(frozen=True)
+class RuleHistoryRow:
+    """One change, with what its rule is about in words: the course's title, or the
+    session kind's label (the rule's `session_kind` is a plain field, without choices)."""
+
+    change: CertificateRuleChange
+    label: str
+
+
+def certificate_rule_history(*, rules: QuerySet[CertificateRule] | list[CertificateRule], limit: int = 20) -> list[RuleHistoryRow]:
     """The latest changes to these rules, newest first, with who made them."""
-    return list(CertificateRuleChange.objects.filter(rule__in=rules).select_related("rule__course", "changed_by")[:limit])
+    labels = dict(SessionKind.choices)
+    changes = CertificateRuleChange.objects.filter(rule__in=rules).select_related("rule__course", "changed_by")[:limit]
+    return [
+        RuleHistoryRow(
+            change=change,
+            label=change.rule.course.title if change.rule.course else str(labels.get(change.rule.session_kind, change.rule.session_kind)),
+        )
+        for change in changes
+    ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from courses.assessment.selectors import course_passed, question_sets_of_course
+from courses.assessment.selectors import course_passed, course_passers, question_sets_counted
 from courses.curriculum.selectors import course_learner_ids, courses_completed
 from courses.models import Attempt, Course
 from server.people.errors import InvalidRequest, PermissionRefused
@@ -128,15 +128,20 @@ def certificates_issue_for_session(*, session_id: int) -> list[Certificate]:
     return issued
 
 
-def course_certificate_criterion(*, course: Course) -> str:
+def course_certificate_criterion(*, course: Course, has_question_sets: bool | None = None) -> str:
     """What a course rule asks: "passed" when the course has question sets, else "completed".
 
     A course with question sets is certified on the assessment's own verdict
     (`courses.assessment.selectors.course_passed`: every set passed), not on items
     ticked as done, which a learner marks by themselves. A course without any is
-    certified when every item is done, as before assessments existed.
+    certified when every item is done, as before assessments existed. Only sets with a
+    current question count (`question_sets_counted`): an empty set cannot be passed.
+    `has_question_sets`: that answer when the caller read it already (a list of rules
+    annotated by `selectors.certificate_course_rules_of_school`), saving a query.
     """
-    return "passed" if question_sets_of_course(course=course).exists() else "completed"
+    if has_question_sets is None:
+        has_question_sets = question_sets_counted(course=course).exists()
+    return "passed" if has_question_sets else "completed"
 
 
 def course_candidate_ids(*, course_id: int) -> set[int]:
@@ -161,11 +166,16 @@ def certificates_issue_for_course(*, course_id: int, user_ids: list[int] | None 
     if not learners:
         return []
     criterion = course_certificate_criterion(course=course)
+    # One learner (the listener after an attempt or a mark): `course_passed` on its own.
+    check_one = criterion == "passed" and len(learners) == 1
     if criterion == "completed":
         learners = {c.user_id for c in courses_completed(user_ids=learners, course_ids=[course.pk])}
+    elif not check_one:
+        # Every learner at once (a rule switched on, the backfill): two queries in all, not two each.
+        learners = course_passers(course=course, user_ids=learners)
     issued = []
     for user in User.objects.filter(pk__in=learners):
-        if criterion == "passed" and not course_passed(user=user, course=course):
+        if check_one and not course_passed(user=user, course=course):
             continue
         with override(certificate_language(user)):
             if criterion == "passed":

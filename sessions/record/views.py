@@ -21,7 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from courses.assessment.selectors import question_sets_of_course
+from courses.assessment.selectors import question_sets_counted
 from courses.curriculum.selectors import course_get_for_viewer
 from courses.models import Course
 from server.people.errors import InvalidRequest, PermissionRefused
@@ -369,7 +369,7 @@ def certificate_rule_course(request: AuthenticatedHttpRequest, course_id: int) -
                 return _refused(request, refusal.message)
             messages.success(request, _("The course's certificate rule is saved."))
             return redirect("record:rules-course", course_id=course.pk)
-    question_sets = question_sets_of_course(course=course).count()
+    question_sets = question_sets_counted(course=course).count()
     return render(request, "record/rules_course.html", {
         "course": course, "rule": rule, "form": form, "question_sets": question_sets,
         "history": selectors.certificate_rule_history(rules=[rule] if rule else []),

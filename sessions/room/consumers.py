@@ -43,7 +43,7 @@ from .protocol import (
     parse_text_frame,
 )
 from .ratelimit import FLOOD_STRIKES, shared_limiter
-from .registry import ClientOrigin, RoomContext, message_spec, role_permissions, snapshot_parts
+from .registry import ClientOrigin, RoomContext, StayCheck, message_spec, role_permissions, snapshot_parts, stay_check
 
 if TYPE_CHECKING:
     from sessions.models import LiveSession
@@ -61,6 +61,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
     user_id: int = 0
     in_lobby: bool = False
     row_open: bool = False
+    #: A running re-check of admission after an event about this person (kept so it is not collected).
+    _stay_task: asyncio.Task[None] | None = None
     _wire: Any = None
     #: The person's interface language, chosen once at connect (language.socket_language).
     language: str = settings.LANGUAGE_CODE
@@ -269,6 +271,22 @@ class RoomConsumer(AsyncWebsocketConsumer):
             self.in_lobby = False
             self.ready = False
             asyncio.get_running_loop().create_task(self._enter(None))
+        elif (check := stay_check(kind)) is not None and not self.closing:
+            # In a task: this runs inside the room's delivery to every socket, one by one.
+            self._stay_task = asyncio.get_running_loop().create_task(self._check_stay(check))
+
+    async def _check_stay(self, check: StayCheck) -> None:
+        """An event took this person out of what admitted them (registry.register_stay_check):
+        if the part's check says they may no longer stay, refuse as at connect (the error,
+        then close 4403)."""
+        with translation.override(self.language):
+            refusal = await db_parallel(check)(self.live_session, self.user)
+            if refusal is None or self.closing or not self.registered:  # kept, or gone meanwhile
+                return
+            code, message = refusal
+            logger.info("room %s: user %s may no longer stay (%s)", self.session_id, self.user_id, code)
+            await self._send_json(error_message(code, message))
+            await self._close_soon(CloseCode.NOT_ALLOWED)
 
     async def _close_soon(self, code: int) -> None:
         """Close now, or right after the message being handled has been acknowledged."""

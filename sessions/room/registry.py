@@ -160,6 +160,27 @@ async def snapshot_parts(session: "LiveSession", user: "User", origin: ClientOri
     return parts
 
 
+StayCheck = Callable[["LiveSession", "User"], "tuple[str, str] | None"]
+_STAY_CHECKS: dict[str, StayCheck] = {}
+
+
+def register_stay_check(event_type: str, check: StayCheck) -> None:
+    """After an event `event_type` about one person (its `user_id`), that person's sockets
+    in the room ask `check(session, user)` whether they may stay: (error code, message)
+    sends that error and closes the socket with 4403; None keeps it.
+
+    Why: admission is checked when a socket connects; an event that takes someone out of
+    a room they are in (breakout groups: `breakout.moved` out of an open group) must end
+    their socket too, not trust their page to leave.
+    """
+    _STAY_CHECKS[event_type] = check
+
+
+def stay_check(event_type: str) -> StayCheck | None:
+    """The check registered for `event_type` (None: the event changes nobody's admission)."""
+    return _STAY_CHECKS.get(event_type)
+
+
 @dataclass(frozen=True)
 class DeadlineSource:
     """A part's deadlines: `upcoming(before=datetime)` -> [(key, datetime)], `run(key=str)`.

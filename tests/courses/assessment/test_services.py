@@ -4,13 +4,16 @@ called directly as the views and the API call them."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from courses.assessment import selectors, services
 from courses.assessment.services import OptionDraft
 from courses.assessment.statistics import question_set_statistics
-from courses.models import Attempt, AttemptStatus, Module, QuestionKind
+from courses.library.selectors import material_visible_to
+from courses.models import Attempt, AttemptStatus, Material, Module, Question, QuestionKind, Scope
 from server.people.errors import InvalidRequest, PermissionRefused
 
 from .conftest import options
@@ -334,6 +337,74 @@ def test_an_answer_to_the_replaced_version_arriving_late_is_marked_against_it(pe
     assert twice.value.code == "bad_question"
     fresh = selectors.learner_question_set(user=people.tunde, question_set=quiz.set)
     assert [q["id"] for q in fresh["questions"]] == [new_ecg.pk, quiz.tests.pk]
+
+
+def test_an_offline_answer_to_the_replaced_version_is_marked_against_it_after_an_earlier_attempt(people, quiz):
+    """Amina made a first attempt, loaded the set again and answered offline (version 1 of
+    the ECG question); faculty then fixed its key, and only then did her phone sync. Her
+    second attempt follows the edit but her paper predates it: marked against version 1."""
+    first = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers={
+        quiz.ecg.pk: {"options": options(quiz.ecg, "Normal ECG")},
+    }).attempt
+    answered_offline = timezone.now()
+    new_ecg = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image,
+    ).question
+    quiz.ecg.refresh_from_db()
+    assert first.received_at < quiz.ecg.retired_at
+    late = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answered_at=answered_offline,
+                                   answers=_all_right(quiz) | {quiz.short.pk: {"text": ""}}).attempt
+    assert late.number == 2
+    ecg = late.answers.get(question__in=[quiz.ecg, new_ecg])
+    assert (ecg.question_id, ecg.points) == (quiz.ecg.pk, 1.0)  # version 1's key, as she saw it
+    assert (late.score, late.max_score, late.passed) == (3.0, 4.0, True)
+
+
+def test_the_replaced_version_is_refused_once_the_learner_attempted_since_or_long_after(people, quiz, settings):
+    """Tunde's attempt arrived after the edit, so his paper was loaded again since: the old
+    version in a later attempt (its corrected key replayed), or a removed question added
+    back, is a copy kept from before, refused. Amina never attempted, but the edit is older
+    than the window (ASSESSMENT_LATE_ANSWER_DAYS): refused too, until the window is longer."""
+    old_key = {quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")}}
+    new_ecg = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image,
+    ).question
+    services.question_remove(by=people.adebayo, question=quiz.short)
+    services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers={
+        new_ecg.pk: {"options": options(new_ecg, "Inferior STEMI")},
+    })
+    for stale in (old_key, {quiz.short.pk: {"text": "Call the cath lab."}}):
+        with pytest.raises(InvalidRequest) as refused:
+            services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=stale)
+        assert refused.value.code == "bad_question"
+        assert "changed or removed before your last attempt" in refused.value.message
+    assert Attempt.objects.filter(user=people.tunde).count() == 1  # a refusal uses no attempt
+
+    Question.objects.filter(pk=quiz.ecg.pk).update(retired_at=timezone.now() - timedelta(days=15))
+    with pytest.raises(InvalidRequest) as too_late:
+        services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=old_key)
+    assert too_late.value.code == "bad_question" and "more than 14 days ago" in too_late.value.message
+    settings.ASSESSMENT_LATE_ANSWER_DAYS = 30
+    attempt = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=old_key).attempt
+    assert attempt.answers.get(question=quiz.ecg).points == 1.0
+
+
+def test_an_edit_keeps_the_questions_own_image_when_no_longer_shared_with_the_editor(people, quiz, library):
+    """Tokyo now keeps the ECG case to itself: Dr. Adebayo (Lagos) can still edit the question
+    that shows it, keeping the image, but cannot put it on another question."""
+    Material.objects.filter(pk=library.tokyo_case.pk).update(scope=Scope.OWN_SCHOOL)
+    assert not material_visible_to(people.adebayo).filter(pk=library.tokyo_case.pk).exists()
+    edit = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image,
+    )
+    assert edit.changed and edit.question.image_id == library.tokyo_case.pk
+    with pytest.raises(PermissionRefused) as refused:
+        services.question_update(by=people.adebayo, question=quiz.short, kind=QuestionKind.SHORT, prompt="Explain.",
+                                 image=library.tokyo_case)
+    assert refused.value.code == "material_not_shared"
 
 
 def test_an_edit_follows_the_rules_of_a_new_question_and_only_faculty_edit(people, quiz):

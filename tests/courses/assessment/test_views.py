@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from courses.models import Attempt, Question
+from courses.models import Attempt, Material, Question, Scope
 
 from .conftest import options
 
@@ -139,6 +139,27 @@ def test_faculty_edit_a_question_in_place_and_an_answered_one_keeps_its_attempts
     result = client.get(late["Location"]).content.decode()
     assert "What does this ECG show?" in result and "Yes: ST elevation in II, III, aVF." in result
     assert "Score 1.0 of 4.0." in result
+
+
+def test_a_refused_edit_focuses_the_first_invalid_field_and_the_image_no_longer_shared_is_kept(client, people, quiz, library):
+    """The form comes back with the keyboard on the first field in error (not on a
+    form-wide refusal); and once Tokyo keeps the ECG case to itself, Dr. Adebayo still
+    saves the question with its image, which he did not choose again."""
+    course_id = quiz.course.course.pk
+    client.force_login(people.adebayo)
+    edit_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/edit/"
+    assert "autofocus" not in client.get(edit_url).content.decode()
+    refused = client.post(edit_url, _edit_form(points="0", prompt=""))  # the question and its points: the first in error
+    body = refused.content.decode()
+    assert refused.status_code == 400 and body.count("autofocus") == 1
+    assert re.search(r'<textarea name="prompt"[^>]* autofocus[ >]', body)
+    whole_form = client.post(edit_url, _edit_form(correct_1="on")).content.decode()  # two correct: the form as a whole
+    assert "Mark exactly one option as correct." in whole_form and "autofocus" not in whole_form
+
+    Material.objects.filter(pk=library.tokyo_case.pk).update(scope=Scope.OWN_SCHOOL)
+    saved = client.post(edit_url, _edit_form(image=quiz.ecg.image_id))
+    assert saved.status_code == 303
+    assert Question.objects.get(prompt="Read this tracing.", retired_at__isnull=True).image_id == library.tokyo_case.pk
 
 
 def test_faculty_reorder_questions_with_plain_forms_and_focus_returns_to_the_moved_one(client, people, quiz):

@@ -108,4 +108,7 @@ def test_split_talk_in_a_group_and_come_back(people, browser_page, axe_source): 
         expect(page).to_have_url(re.compile(re.escape(path) + "$"))
         expect(page.locator("#room-connection")).to_have_text("Connected")
         expect(page.locator("#breakouts-reports")).to_contain_text("inferior STEMI, call the cath lab")
+        # An attendee's plan names no one else: each group by name, one's own marked.
+        expect(page.locator("#breakouts-report-list h4")).to_have_text("Group 1 (your group)")
     expect(host.locator("#breakouts-reports")).to_contain_text("inferior STEMI, call the cath lab")
+    expect(host.locator("#breakouts-report-list h4")).to_have_text(re.compile(r"^Group 1 \(.*Amina.*\)$"))

@@ -1,10 +1,14 @@
 """Breakout groups close on time when the process that opened them dies: two real daphne
 processes on one Redis and PostgreSQL, the host opens the groups through one, that one is
-killed (-9), and the other closes the groups at their deadline and tells everyone."""
+killed (-9), and the other closes the groups at their deadline and tells everyone. Before
+that, a member moved out of the open group through the host's process is closed out of
+the group's room by the other process (error `not_in_group`, close 4403 read off the
+real socket)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -46,6 +50,18 @@ async def test_groups_close_at_the_deadline_when_the_opening_process_was_killed(
     members = [Client(b.port, group.room_id, cookie) for cookie in (amina_cookie, lukas_cookie)]
     for member in members:
         await member.open()
+
+    # Moved out while open (the host on A, Amina's socket on B): B closes her socket.
+    moved, members = members[0], members[1:]
+    await host.ws.send(json.dumps({"type": "breakouts.move", "id": "m", "user_id": people.amina.pk, "group_id": 0}))
+    await host.next(lambda m: m.get("id") == "m" and m["type"] == "ack")
+    told = await moved.next(lambda m: m["type"] == "breakout.moved")
+    assert told["data"]["url"] == f"/rooms/{main.pk}/"
+    error = await moved.next(lambda m: m["type"] == "error")
+    assert error["code"] == "not_in_group"
+    with pytest.raises(ConnectionClosed) as refused:
+        await moved.next(lambda m: False, timeout=5)
+    assert refused.value.rcvd is not None and refused.value.rcvd.code == 4403
 
     # The opening process dies; the minute is nearly over (the deadline is in the database).
     await asyncio.to_thread(a.kill)

@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from server.people.errors import InvalidRequest, PermissionRefused
 from sessions.breakouts import mixing, services
-from sessions.breakouts.selectors import breakout_plan, breakout_refusal, breakout_room_role
+from sessions.breakouts.selectors import (
+    breakout_plan,
+    breakout_plan_for,
+    breakout_refusal,
+    breakout_room_role,
+    breakout_stay_refusal,
+)
 from sessions.models import (
     BreakoutGroup,
     BreakoutMember,
@@ -26,6 +32,7 @@ from sessions.room.selectors import room_breakout_groups
 from sessions.room.services import room_admission
 
 from ..room.conftest import make_session
+from .plan_js import run_pages, server_view
 
 STUDENTS = ["amina", "tunde", "chiamaka", "lukas", "greta", "jonas", "yui", "ren", "priya", "arjun", "beatriz", "rafael"]
 
@@ -120,8 +127,30 @@ def test_move_before_and_while_open(people, main):
     assert moved.visible_to == [who.pk] and moved.payload["url"] == f"/rooms/{groups[2].room_id}/"
     assert breakout_refusal(groups[1].room, who)[0] == "not_in_group"
     assert breakout_refusal(groups[2].room, who) is None
+    # The old room's sockets of the person moved must end; the new room's and the host's stay.
+    assert breakout_stay_refusal(groups[1].room, who)[0] == "not_in_group"
+    assert breakout_stay_refusal(groups[2].room, who) is None
+    assert breakout_stay_refusal(groups[1].room, people.tanaka) is None
     services.breakout_move(by=people.tanaka, session=main, user_id=who.pk, group_id=None)
     assert who.pk in {m["id"] for m in breakout_plan(session=main)["unassigned"]}
+
+
+def test_the_host_gets_the_whole_plan_an_attendee_the_groups_and_their_own_place(people, main):
+    services.breakouts_split(by=people.tanaka, session=main, group_size=3, seed=1)
+    hosts = breakout_plan_for(session=main, user=people.tanaka)
+    assert hosts["can_manage"] is True and sum(len(g["members"]) for g in hosts["groups"]) == 12
+    assert all(m["school"] for g in hosts["groups"] for m in g["members"])
+    amina = breakout_plan_for(session=main, user=people.amina)
+    mine = BreakoutMember.objects.get(parent=main, user=people.amina).group_id
+    assert amina["can_manage"] is False and amina["version"] == hosts["version"] and "now" in amina
+    assert [g["id"] for g in amina["groups"]] == [g["id"] for g in hosts["groups"]]
+    assert {g["id"]: g["members"] for g in amina["groups"]} == {
+        g["id"]: [{"id": people.amina.pk, "name": people.amina.name}] if g["id"] == mine else [] for g in hosts["groups"]
+    }
+    # Only main rooms have a plan: a group's room (or a consult) is refused with its reason.
+    with pytest.raises(InvalidRequest) as refused:
+        breakout_plan_for(session=BreakoutGroup.objects.get(pk=mine).room, user=people.tanaka)
+    assert refused.value.code == "not_splittable"
 
 
 def test_manual_split_makes_empty_groups(people, main):
@@ -218,66 +247,59 @@ def test_group_rooms_stay_out_of_the_hosts_schedule_and_calendar(people, main):
     assert list(user_calendar_sessions(user=people.tanaka)) == [main]
 
 
-def _apply(plan: dict, change: dict) -> str:
-    """The page's rule for a change (frontend/static/js/breakouts/plan.js), in Python."""
-    if change["version"] <= plan["version"]:
-        return "old"
-    if change["base_version"] != plan["version"]:
-        return "gap"
-    if change["replace"]:
-        plan["groups"] = {g["id"]: {k: v for k, v in g.items() if k != "members"} for g in change["groups"]}
-        plan["where"] = {uid: g["id"] for g in change["groups"] for uid in g["members"]}
-        plan["where"].update({uid: 0 for uid in change["unassigned"]})
-    for g in [] if change["replace"] else change["groups"]:
-        plan["groups"][g["id"]].update(g)
-    plan["where"].update({uid: gid for uid, gid in change["moves"]})
-    plan.update({k: change[k] for k in ("version", "state", "opened_at", "closes_at")})
-    return "applied"
-
-
-def _whole(session) -> dict:
-    full = breakout_plan(session=session)
-    where = {m["id"]: g["id"] for g in full["groups"] for m in g["members"]}
-    where.update({m["id"]: 0 for m in full["unassigned"]})
-    groups = {g["id"]: {k: v for k, v in g.items() if k != "members"} for g in full["groups"]}
-    return {"version": full["version"], "state": full["state"], "opened_at": full["opened_at"],
-            "closes_at": full["closes_at"], "groups": groups, "where": where}
-
-
-def test_the_changes_applied_in_order_are_the_whole_plan_and_a_missed_one_is_seen(people, main):
-    held = _whole(main)
-    assert held["version"] == 0 and held["state"] == "none"
+def test_the_changes_applied_in_order_by_the_real_plan_js_are_the_whole_plan_and_a_missed_one_is_seen(people, main):
+    """The stored `breakouts.changed` events, applied by the page's own plan.js (node), give
+    the plan the server has, checkpoint after checkpoint; a page that missed one sees the gap."""
+    first = breakout_plan(session=main)
+    assert first["version"] == 0 and first["state"] == "none"
+    steps: list[dict] = []
+    expected: list[dict] = []
     done = 0
 
-    def catch_up() -> list[str]:
+    def catch_up() -> None:
+        """The events since the last checkpoint, then a checkpoint (the server's plan now)."""
         nonlocal done
         events = list(RoomEvent.objects.filter(session=main, type="breakouts.changed", seq__gt=done).order_by("seq"))
         done = events[-1].seq if events else done
-        return [_apply(held, event.payload) for event in events]
+        steps.extend({"change": event.payload} for event in events)
+        steps.append({"view": True})
+        expected.append(server_view(breakout_plan(session=main)))
 
     services.breakouts_split(by=people.tanaka, session=main, group_size=4, mode="manual", groups=3)
-    assert catch_up() == ["applied"] and held == _whole(main)
+    catch_up()
     groups = list(BreakoutGroup.objects.filter(parent=main).order_by("number"))
     for n, name in enumerate(STUDENTS):
         services.breakout_move(by=people.tanaka, session=main, user_id=getattr(people, name).pk, group_id=groups[n % 3].pk)
-    assert catch_up() == ["applied"] * 12 and held == _whole(main)
+    catch_up()
     services.breakouts_open(by=people.tanaka, session=main, minutes=5)
     services.breakout_move(by=people.tanaka, session=main, user_id=people.amina.pk, group_id=None)
     PeerNotes.objects.create(session=groups[1].room, text="Dengue: warning signs first", version=1)
     services.breakouts_close(by=people.tanaka, session=main)
-    assert catch_up() == ["applied"] * 3
-    # Once closed, nobody is listed as "in no group" (the page shows the groups' reports).
-    assert {**held, "where": {uid: gid for uid, gid in held["where"].items() if gid}} == _whole(main)
-    assert held["groups"][groups[1].pk]["report"] == "Dengue: warning signs first"
+    catch_up()
+
+    changes = list(RoomEvent.objects.filter(session=main, type="breakouts.changed").order_by("seq"))
+    last = [{"change": changes[-1].payload}]
+    stale = {"can_manage": True, "full": {**breakout_plan(session=main), "version": 1}, "steps": last}
+    current = {"can_manage": True, "full": breakout_plan(session=main), "steps": last}
+    hosts = {"can_manage": True, "full": first, "steps": [{"change": changes[0].payload}]}
+    # The first page is an attendee's (it never asks for names; the host's asks once, below).
+    held, missed, again, host = run_pages([{"can_manage": False, "full": first, "steps": steps}, stale, current, hosts])
+    views = [answer for answer in held if "groups" in answer]
+    applied = [answer for answer in held if "outcome" in answer]
+    assert len(applied) == len(changes) == 1 + 12 + 3
+    assert all(answer == {"outcome": "applied", "needs_whole": False} for answer in applied)
+    assert views == expected  # after the split, after the 12 moves, after open, a move and close
+    assert views[-1]["state"] == "closed" and views[-1]["unassigned"] == []  # closed: nobody "in no group"
+    assert next(g for g in views[-1]["groups"] if g["id"] == groups[1].pk)["report"] == "Dengue: warning signs first"
 
     # Every change is small: a move carries one person, not the plan.
-    move = RoomEvent.objects.filter(session=main, type="breakouts.changed").order_by("seq")[3]
+    move = changes[3]
     assert move.payload["moves"] and len(move.payload["people"]) == 1 and move.payload["groups"] == []
-    # A client that missed one sees the gap (and asks for the whole plan).
-    stale = _whole(main) | {"version": 1}
-    later = RoomEvent.objects.filter(session=main, type="breakouts.changed").order_by("-seq").first()
-    assert _apply(stale, later.payload) == "gap"
-    assert _apply(held, later.payload) == "old"
+    # A page that missed a change sees the gap (and asks for the whole plan); one that has it, ignores it.
+    assert missed == [{"outcome": "gap", "needs_whole": True}]
+    # The host's page lists everyone: a split of people it has no card of makes it ask (once).
+    assert host == [{"outcome": "applied", "needs_whole": True}]
+    assert again == [{"outcome": "old", "needs_whole": False}]
 
 
 def test_every_process_finds_the_deadline_and_only_one_closes(people, main):

@@ -1,16 +1,20 @@
 """Breakout groups through the room's socket: the host splits and opens over the wire, a
 member enters their group's room, a person of another group is refused (close 4403 with
-`not_in_group`), an attendee cannot manage groups, and closing sends everyone back."""
+`not_in_group`), someone moved out while open is closed out of the old group's room, an
+attendee cannot manage groups, closing sends everyone back, and the pages (their own
+plan.js, run by node on the frames they received) never ask for the whole plan at a close."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from sessions.models import BreakoutGroup, BreakoutMember, Participant, SessionStatus
+from sessions.models import BreakoutGroup, BreakoutMember, Participant, PeerNotes, SessionStatus
 
 from ..room.conftest import db, make_session, open_socket
+from .plan_js import run_pages
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -96,7 +100,7 @@ async def test_groups_close_at_their_deadline_after_the_opening_process_is_gone(
     closed = await member.expect_type("breakout.closed", timeout=5)
     late = time.time() - deadline.timestamp()
     assert closed["data"]["return_url"] == f"/rooms/{main.pk}/"
-    assert late < 1.5, f"closed {late:.2f} s after the deadline"  # typically ~0.1 s; CI machines are loaded
+    assert -0.01 < late < 1.5, f"closed {late:.2f} s after the deadline"  # typically ~0.1 s; CI machines are loaded
     assert await member.closed_with() == 4410
     changed = await watcher.expect_type("breakouts.changed")
     assert changed["data"]["state"] == "closed" and changed["actor"] is None
@@ -127,13 +131,94 @@ async def test_a_move_sends_only_the_change_and_a_client_that_missed_one_gets_th
     again = await host.call("breakouts.move", user_id=who, group_id=second["id"])
     assert again["type"] == "ack" and again["seq"] is None
 
-    # A client that missed version 2 asks for the whole plan, which is at version 2.
-    reply_id = "get-1"
-    await students[2].send({"type": "breakouts.get", "id": reply_id})
-    state = await students[2].expect(lambda m: m.get("type") == "breakouts.state")
-    assert state["id"] == reply_id and state["plan"]["version"] == 2
-    groups = {g["id"]: {m["id"] for m in g["members"]} for g in state["plan"]["groups"]}
-    assert who in groups[second["id"]] and who not in groups[first["id"]]
-    assert state["plan"]["can_manage"] is False
+    # A client that missed version 2 asks for the plan, which is at version 2: the host's
+    # page gets it whole, an attendee's the groups and only its own place in them.
+    await host.send({"type": "breakouts.get", "id": "get-0"})
+    whole = (await host.expect(lambda m: m.get("type") == "breakouts.state"))["plan"]
+    groups = {g["id"]: {m["id"] for m in g["members"]} for g in whole["groups"]}
+    assert who in groups[second["id"]] and who not in groups[first["id"]] and whole["can_manage"] is True
+    asker = students[2]
+    await asker.send({"type": "breakouts.get", "id": "get-1"})
+    state = await asker.expect(lambda m: m.get("type") == "breakouts.state")
+    assert state["id"] == "get-1" and state["plan"]["version"] == 2 and state["plan"]["can_manage"] is False
+    assert [g["id"] for g in state["plan"]["groups"]] == [first["id"], second["id"]]
+    mine = next(gid for gid, ids in groups.items() if asker.user.pk in ids)
+    assert {g["id"]: g["members"] for g in state["plan"]["groups"]} == {
+        gid: [{"id": asker.user.pk, "name": asker.user.name}] if gid == mine else [] for gid in groups
+    }
     for sock in [host, *students]:
+        await sock.close()
+
+
+async def test_a_close_makes_no_page_ask_for_the_whole_plan(people, room_node):
+    """Attendees in the main room get the split as ids, then open and close; the pages' own
+    rules (plan.js, run by node on the frames received) apply each and never ask for the
+    whole plan: before, every attendee's page asked at the close (names missing), 82 KB
+    each at 1,000 people (docs/benchmarks.md). The host's page, which lists everyone, asks
+    once, after the split (its snapshot before any split names no one). An attendee coming
+    back from its group gets the groups and its own place, no one else's card."""
+    main = await db(make_session, people, status=SessionStatus.LIVE)
+    host = await open_socket(people.tanaka, main.pk)
+    students = [await open_socket(user, main.pk) for user in (people.amina, people.lukas, people.yui, people.priya)]
+    assert (await host.call("breakouts.split", mode="mixed", group_size=2))["type"] == "ack"
+    await host.send({"type": "breakouts.get", "id": "whole"})  # what the host's page asks, once
+    whole = (await host.expect(lambda m: m.get("type") == "breakouts.state"))["plan"]
+    assert (await host.call("breakouts.open", minutes=5))["type"] == "ack"
+    group = await db(lambda: BreakoutMember.objects.select_related("group").get(parent=main, user=people.amina).group)
+    await db(lambda: PeerNotes.objects.create(session_id=group.room_id, text="Inferior STEMI", version=1))
+    assert (await host.call("breakouts.close"))["type"] == "ack"
+
+    async def changes(sock) -> list[dict]:
+        return [{"change": (await sock.expect_type("breakouts.changed"))["data"]} for _ in range(3)]
+
+    host_changes = await changes(host)
+    pages = [{"can_manage": True, "full": host.snapshot["breakouts"],
+              "steps": [host_changes[0], {"whole": whole}, *host_changes[1:], {"view": True}]}]
+    pages += [{"can_manage": False, "full": sock.snapshot["breakouts"], "steps": [*await changes(sock), {"view": True}]}
+              for sock in students]
+    hosts, *attendees = await asyncio.to_thread(run_pages, pages)
+    applied = {"outcome": "applied", "needs_whole": False}
+    assert hosts[:4] == [{**applied, "needs_whole": True}, {"whole": 1}, applied, applied]
+    for answer in attendees:
+        assert answer[:3] == [applied] * 3  # never asks, not even at the close
+    for view in [hosts[4], *(answer[3] for answer in attendees)]:
+        assert view["state"] == "closed" and len(view["groups"]) == 2
+        assert next(g for g in view["groups"] if g["id"] == group.pk)["report"] == "Inferior STEMI"
+        assert sorted(uid for g in view["groups"] for uid in g["members"]) == sorted(s.user.pk for s in students)
+
+    back = await open_socket(people.amina, main.pk)  # back from the group
+    part = back.snapshot["breakouts"]
+    assert part["state"] == "closed" and part["can_manage"] is False
+    assert [m for g in part["groups"] for m in g["members"]] == [{"id": people.amina.pk, "name": people.amina.name}]
+    assert next(g for g in part["groups"] if g["id"] == group.pk)["report"] == "Inferior STEMI"
+    for sock in [host, *students, back]:
+        await sock.close()
+
+
+async def test_a_person_moved_out_of_an_open_group_is_closed_out_of_its_room(people, room_node):
+    """The server does not trust the page to leave: the old group's room closes the moved
+    person's socket (the error `not_in_group`, then 4403); the host visiting stays."""
+    main = await db(make_session, people, status=SessionStatus.LIVE)
+    host = await open_socket(people.tanaka, main.pk)
+    students = [await open_socket(user, main.pk) for user in (people.amina, people.lukas, people.yui, people.priya)]
+    assert (await host.call("breakouts.split", mode="mixed", group_size=2))["type"] == "ack"
+    assert (await host.call("breakouts.open", minutes=5))["type"] == "ack"
+    first, second = await db(lambda: list(BreakoutGroup.objects.filter(parent=main).order_by("number")))
+    moved_id = await db(lambda: BreakoutMember.objects.filter(group=first).values_list("user_id", flat=True).first())
+    moved = next(sock.user for sock in students if sock.user.pk == moved_id)
+    member = await open_socket(moved, first.room_id)
+    visitor = await open_socket(people.tanaka, first.room_id)
+    # `breakouts.get` belongs to main rooms (a group's room is not one).
+    refused = await member.call("breakouts.get")
+    assert refused["type"] == "error" and refused["code"] == "not_splittable"
+
+    assert (await host.call("breakouts.move", user_id=moved.pk, group_id=second.pk))["type"] == "ack"
+    told = await member.expect_type("breakout.moved")
+    assert told["data"]["url"] == f"/rooms/{second.room_id}/"
+    error = await member.expect_type("error")
+    assert error["code"] == "not_in_group" and "not in this breakout group" in error["message"]
+    assert await member.closed_with() == 4403
+    await visitor.send({"type": "ping", "id": "still-here"})  # the host visiting the group stays
+    assert (await visitor.expect_type("pong"))["id"] == "still-here"
+    for sock in [host, *students, visitor, member]:  # the member's too: a real client then disconnects
         await sock.close()

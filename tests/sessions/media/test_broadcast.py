@@ -26,11 +26,11 @@ from sessions.media.broadcast import RENDITIONS, playlist_parts, playlist_segmen
 from sessions.media.broadcast_views import LIVE_WINDOW, playlist_signed
 from sessions.models import Participant, RoomEvent, SessionRecording
 from tests.sessions.media.test_browser_media import media_worker_process  # noqa: F401  (fixture)
-from tests.sessions.media.test_placement import separate_workers  # noqa: F401  (fixture)
+from tests.sessions.media.test_placement import registry_workers, separate_workers  # noqa: F401  (fixture)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 from tests.sessions.media.test_worker import _sync_consult
 
-from .conftest import make_session
+from .conftest import make_session, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("media_worker")]
 
@@ -170,6 +170,144 @@ async def test_a_handed_over_broadcast_goes_on_in_the_same_playlists_and_becomes
             break
         await asyncio.sleep(0.1)
     await db(assert_one_recording_of_every_part, live, await db(stored_text, f"{folder}/720p/index.m3u8"))
+
+
+def stored_playlists_now(folder: str) -> dict[str, str]:
+    return {rendition.name: stored_text(f"{folder}/{rendition.name}/index.m3u8") for rendition in RENDITIONS}
+
+
+async def _kept_recording(live) -> None:
+    for _ in range(150):
+        if await db(lambda: SessionRecording.objects.filter(session=live).exists()):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_a_continued_broadcast_that_ends_before_its_first_segment_keeps_its_parts_and_an_unreadable_one_is_not_continued(
+    people, clients, monkeypatch
+):
+    """The next worker cannot read every stored playlist (a storage hiccup): it does not
+    continue (it would overwrite a playlist with its part alone). Once it can, its encoder
+    fails before a segment of its own: the stored playlists are still closed as they were,
+    the room is told where the replay is, and the recording is made of the earlier part."""
+    from sessions.media import broadcast as broadcast_module
+    from sessions.media import worker_broadcast as worker_module
+    from sessions.media.embedded import ensure_in_process_worker
+
+    live, host, amina, folder = await _broadcasting(people, clients)
+    await asyncio.sleep(3)
+    worker = await ensure_in_process_worker(live.pk)
+    await worker.broadcasts.pop(live.pk).hand_over()
+    before = await db(stored_playlists_now, folder)
+    real_read = worker_module.broadcast_stored_playlists
+    monkeypatch.setattr(worker_module, "CONTINUE_READ_PAUSE_SECONDS", 0.05)
+    monkeypatch.setattr(worker_module, "broadcast_stored_playlists",
+                        lambda where: {k: v for k, v in real_read(where).items() if k != "360p"})
+    await worker._continue_broadcast(live.pk)
+    assert live.pk not in worker.broadcasts, "two of three playlists read: not continued"
+    assert await db(stored_playlists_now, folder) == before, "nothing stored was overwritten"
+    monkeypatch.setattr(worker_module, "broadcast_stored_playlists", real_read)
+
+    def encoder_fails(self):
+        raise RuntimeError("the encoder of the next worker fails at once")
+
+    monkeypatch.setattr(broadcast_module._HlsMixer, "_record", encoder_fails)
+    await worker._continue_broadcast(live.pk)
+    off = await amina.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+    assert off["data"]["folder"] == folder and off["data"]["error"] == "no_output", off
+    after = await db(stored_playlists_now, folder)
+    for name, text in after.items():
+        assert text.rstrip().endswith("#EXT-X-ENDLIST"), (name, text)
+        assert playlist_segments(text) == playlist_segments(before[name]) and len(playlist_segments(text)) >= 1
+    await host.send("room.end")
+    await _kept_recording(live)
+    await db(assert_one_recording_of_every_part, live, after["720p"])
+
+
+async def test_the_hosts_stop_ends_a_handed_over_broadcast_no_worker_continued(people, clients):
+    """Handed over, and nobody joined the next worker yet: the host's Stop still closes the
+    stored playlists, tells the viewers, and keeps the recording; the next refused viewer
+    is told nothing is broadcast."""
+    from sessions.media.broadcast_outcomes import media_full_message
+    from sessions.media.embedded import ensure_in_process_worker
+
+    live, host, amina, folder = await _broadcasting(people, clients)
+    await asyncio.sleep(3)
+    worker = await ensure_in_process_worker(live.pk)
+    await worker.broadcasts.pop(live.pk).hand_over()  # what `_broadcast_leave` does when another worker lives
+    await host.send("media.broadcast", action="stop")
+    off = await amina.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+    assert off["data"]["folder"] == folder
+    stored = await db(stored_playlists_now, folder)
+    assert all(text.rstrip().endswith("#EXT-X-ENDLIST") and playlist_segments(text) for text in stored.values()), stored
+    refusal = await media_full_message(live.pk, user_id=people.lukas.pk, reason="session_cap")
+    assert refusal["broadcast"] is False
+    await host.send("room.end")
+    await _kept_recording(live)
+    await db(assert_one_recording_of_every_part, live, stored["720p"])
+
+
+@pytest.mark.realservices
+async def test_a_draining_worker_hands_its_broadcast_over_before_anyone_can_reach_the_next_worker(
+    people, clients, registry_workers, settings
+):
+    """Never two encoders of one broadcast: while its worker lives and encodes, no other
+    worker continues it, even as the session's primary (the owner key); a drain hands the
+    broadcast over before it lets go of the session's people; and the next worker, already
+    carrying some of them, continues it at the first offer it gets."""
+    from sessions.media.placement import WorkerRegistry
+
+    settings.MEDIA_WORKER_SOFT_LIMIT = 1  # Lukas goes to the second worker
+    a = await registry_workers("wa")
+    live = await db(make_session, people)
+    host = await clients(people.tanaka, live.pk)
+    assert (await host.join(ToneTrack(), MovingVideoTrack()))["worker"] == "wa"
+    await host.send("media.broadcast", action="start")
+    notice = await host.expect(lambda m: m["type"] == "media.broadcast" and m["data"]["active"], FIRST_PLAYLIST_SECONDS)
+    folder = notice["data"]["folder"]
+    b = await registry_workers("wb")
+    lukas = await clients(people.lukas, live.pk)
+    assert (await lukas.join())["worker"] == "wb"
+    await wait_until(lambda: live.pk not in b._continuing, 10)  # its offer's check (the primary is a) is done
+    registry = WorkerRegistry(settings.REDIS_URL)
+    try:
+        assert await registry.broadcast_owner(live.pk) == "wa"
+        await registry.release(live.pk, "wa")
+        assert await registry.claim_primary(live.pk, "wb", instead_of="")
+        await b._continue_broadcast(live.pk)
+        assert live.pk not in b.broadcasts, "a live worker still encodes it"
+        assert await registry.claim_primary(live.pk, "wa", instead_of="wb")
+        await asyncio.sleep(2)
+
+        still_encoding_at_release = []
+        release = a.registry.release
+
+        async def release_and_watch(session_id: int, worker_id: str) -> None:
+            still_encoding_at_release.append(session_id in a.broadcasts)
+            await release(session_id, worker_id)
+
+        a.registry.release = release_and_watch  # type: ignore[method-assign]
+        await a.drain(timeout=0)
+        assert still_encoding_at_release == [False], "handed over before the session was let go"
+        assert await registry.broadcast_owner(live.pk) == ""
+        await host.expect(lambda m: m.get("type") == "media.moved" and m["data"]["worker"] == "wa", 10)
+        assert (await host.move(ToneTrack(), MovingVideoTrack()))["worker"] == "wb"
+        await wait_until(lambda: live.pk in b.broadcasts, 15)
+        assert await registry.broadcast_owner(live.pk) == "wb"
+        deadline = time.monotonic() + 25
+        while True:
+            try:
+                await db(assert_continued_playlists, folder)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        await host.send("media.broadcast", action="stop")
+        await lukas.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
+        assert await registry.broadcast_owner(live.pk) == ""
+    finally:
+        await registry.close()
 
 
 async def test_only_the_room_gets_the_playlists_with_signed_segments(people, clients):

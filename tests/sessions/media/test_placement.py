@@ -202,3 +202,109 @@ async def test_a_drained_worker_hands_its_session_over_and_exits_without_touchin
     assert amina.socket is socket_before
     await amina.send("chat.send", text="still here")
     await lukas.expect(lambda m: m.get("type") == "chat.message" and m["data"].get("text") == "still here")
+
+
+# ------------------------------------------------------------------------ seats
+
+
+async def test_viewers_joining_at_once_through_several_web_processes_never_overshoot_the_cap(registry, settings):
+    """The check and the seat are one Lua script: twelve viewers at once, three seats."""
+    settings.MEDIA_SESSION_SFU_CAP = 3
+    settings.MEDIA_WORKER_HARD_LIMIT = 0
+    web = [WorkerRegistry(settings.REDIS_URL) for _ in range(3)]  # three daphne processes
+    try:
+        await registry.announce(worker("a"))
+        results = await asyncio.gather(
+            *(web[n % 3].place_participant(11, f"v{n}", viewer=True) for n in range(12)), return_exceptions=True)
+    finally:
+        for other in web:
+            await other.close()
+    placed = [r for r in results if isinstance(r, WorkerInfo)]
+    refused = [r for r in results if isinstance(r, PlacementFull)]
+    assert len(placed) == 3 and len(refused) == 9, results
+    assert {r.reason for r in refused} == {"session_cap"}
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        assert await client.scard(f"{settings.REDIS_NAMESPACE}:media:session:11:participants") == 3
+    finally:
+        await client.aclose()
+
+
+async def test_a_dead_workers_seats_are_given_back_so_refused_viewers_get_in(registry, settings):
+    settings.MEDIA_SESSION_SFU_CAP = 2
+    settings.MEDIA_WORKER_HARD_LIMIT = 0
+    await registry.announce(worker("a"))
+    await registry.place_participant(12, "host", viewer=False)
+    await registry.place_participant(12, "v1", viewer=True)
+    with pytest.raises(PlacementFull):
+        await registry.place_participant(12, "v2", viewer=True)
+    await asyncio.sleep(0.7)  # a is killed: its heartbeats stop
+    await registry.announce(worker("b"))
+    assert await registry.reap() == {"a": [12]}
+    assert await registry.participant_on(12, "v1") is None
+    assert (await registry.place_participant(12, "v2", viewer=True)).id == "b", "a dead worker holds no seat"
+
+
+@pytest.fixture
+async def registry_workers(settings):
+    """`await start(worker_id)` → a MediaWorker serving in this process, placed through the
+    real Redis registry (the production path, in one process: the room sockets' signalling
+    places people and forwards over the channel layer). No cascade links."""
+    from sessions.media.placement import worker_channel_prefix, worker_registry
+    from sessions.media.worker import MediaWorker
+
+    need_component("Redis", bool(getattr(settings, "REDIS_URL", "")))
+    settings.REDIS_NAMESPACE = f"{settings.REDIS_NAMESPACE}-workers-{uuid.uuid4().hex[:6]}"
+    settings.MEDIA_WORKER_IN_PROCESS = False
+    settings.MEDIA_PLACEMENT = "registry"
+    settings.MEDIA_CASCADE = False
+    started: list[tuple[MediaWorker, asyncio.Task]] = []
+
+    async def start(worker_id: str) -> MediaWorker:
+        media = MediaWorker(channel=f"{worker_channel_prefix()}{worker_id}", registry=WorkerRegistry(settings.REDIS_URL),
+                            worker_id=worker_id)
+        task = asyncio.ensure_future(media.run())
+        started.append((media, task))
+        await asyncio.wait_for(media.ready.wait(), 5)
+        return media
+
+    yield start
+    for _media, task in started:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+    await worker_registry().close()
+
+
+async def test_a_viewer_whose_connection_closes_without_a_leave_gives_the_seat_back(
+    people, clients, registry_workers, settings
+):
+    """The tab closed (DTLS close, no `media.leave`): the SFU drops the peer, and the seat
+    goes back, so the next viewer the full session refused gets in."""
+    settings.MEDIA_SESSION_SFU_CAP = 2
+    media = await registry_workers("seats")
+    live = await database_sync_to_async(make_session)(people)
+    host = await clients(people.tanaka, live.pk)
+    assert (await host.join(ToneTrack(), MovingVideoTrack()))["worker"] == "seats"
+    amina = await clients(people.amina, live.pk)
+    lukas = await clients(people.lukas, live.pk)
+    assert (await amina.join())["type"] == "media.answer"
+    await wait_until(lambda: amina.pc.connectionState == "connected", 15)
+    refused = await lukas.join()
+    assert refused["type"] == "media.error" and refused["code"] == "media_full", refused
+    await amina.pc.close()  # no goodbye
+    await wait_until(lambda: str(people.amina.pk) not in media.sfu.room(str(live.pk)).participant_ids, 15)
+    registry = WorkerRegistry(settings.REDIS_URL)
+    try:
+        for _ in range(50):
+            if await registry.participant_on(live.pk, str(people.amina.pk)) is None:
+                break
+            await asyncio.sleep(0.1)
+        assert await registry.participant_on(live.pk, str(people.amina.pk)) is None, "the seat is given back"
+    finally:
+        await registry.close()
+    assert (await lukas.move())["type"] == "media.answer", "the refused viewer gets the freed seat"

@@ -94,6 +94,7 @@ def test_a_coordinator_opens_the_report_and_the_record_pages_pass_axe(people, en
         lecture_form.get_by_role("button", name="Save the rule for lecture").click()
     expect(coordinator.locator("#rule-lecture [role=alert]")).to_have_text("Give a whole percentage from 1 to 100.")
     expect(lecture_form.get_by_label("Minimum presence (%)")).to_have_attribute("aria-invalid", "true")
+    expect(lecture_form.get_by_label("Minimum presence (%)")).to_be_focused()  # the keyboard is on the field to fix
     problems = {"certificate rules (error shown)": axe_violations(coordinator, axe_source)}
     assert not CertificateRule.objects.exists()
     lecture_form.get_by_label("Minimum presence (%)").fill("75")

@@ -3,16 +3,26 @@ course rule that issues on "course passed" (the assessment's verdict) at the att
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from courses.assessment import selectors as assessment_selectors
 from courses.assessment import services as assessment
+from courses.models import Course
 from server.people.errors import InvalidRequest, PermissionRefused
 from sessions.models import Certificate, CertificateRule, CertificateRuleChange, SessionKind
-from sessions.record.services import certificate_rule_set, certificates_backfill, certificates_issue_for_course
+from sessions.record.services import (
+    certificate_rule_set,
+    certificates_backfill,
+    certificates_issue_for_course,
+    course_certificate_criterion,
+)
 from tests.courses.assessment.conftest import options, quiz  # noqa: F401 - fixture reused
 from tests.courses.curriculum.conftest import course, library  # noqa: F401 - fixtures reused
 
@@ -110,13 +120,47 @@ def test_a_pass_that_waits_for_a_mark_certifies_when_marked(people, quiz, django
     assert Certificate.objects.get().user == people.tunde
 
 
-def test_switching_a_course_rule_on_certifies_those_who_already_passed(people, quiz, django_capture_on_commit_callbacks):  # noqa: F811
+#: Switching a course rule on with three learners: the rule, its audit, then who passed (the
+#: sets counted, the passers) and the certificate of the one who did.
+RULE_ON_QUERIES = 21
+
+
+def test_switching_a_course_rule_on_certifies_those_who_already_passed(people, quiz, django_capture_on_commit_callbacks,  # noqa: F811
+                                                                        django_assert_num_queries):
+    """Who passed is read in one query for every learner (it was two per learner, inside
+    the request that switched the rule on): the count below holds whatever their number."""
     assessment.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=_passing(quiz))
     assessment.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=_failing(quiz))
+    assessment.attempt_submit(user=people.chiamaka, question_set=quiz.set, client_id=uuid.uuid4(), answers=_failing(quiz))
     assert not Certificate.objects.exists()  # no rule yet
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(RULE_ON_QUERIES), django_capture_on_commit_callbacks(execute=True):
         certificate_rule_set(by=people.adebayo, course=quiz.course.course)
     assert list(Certificate.objects.values_list("user__username", flat=True)) == ["amina"]
+    course_ = quiz.course.course
+    learners = [people.amina.pk, people.tunde.pk, people.chiamaka.pk]
+    assert assessment_selectors.course_passers(course=course_, user_ids=learners) == {people.amina.pk}
+    assert {u.pk for u in (people.amina, people.tunde, people.chiamaka)
+            if assessment_selectors.course_passed(user=u, course=course_)} == {people.amina.pk}  # the same verdict
+
+
+def test_a_question_set_without_current_questions_does_not_count(people, quiz, django_capture_on_commit_callbacks):  # noqa: F811
+    """A second set nobody has written questions for yet, and then one whose questions were
+    all removed: neither can be passed, so neither may stand between a learner and the
+    course's verdict (or its certificate)."""
+    course_ = quiz.course.course
+    assessment.question_set_create(by=people.adebayo, module=quiz.set.module, title="Still being written")
+    certificate_rule_set(by=people.adebayo, course=course_)
+    with django_capture_on_commit_callbacks(execute=True):
+        assessment.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(), answers=_passing(quiz))
+    assert assessment_selectors.course_passed(user=people.amina, course=course_)
+    assert [s.question_set_id for s in assessment_selectors.course_assessment_results(user=people.amina, course=course_).sets] == [quiz.set.pk]
+    assert Certificate.objects.get(course=course_).user == people.amina
+    assert assessment_selectors.course_passers(course=course_, user_ids=[people.amina.pk, people.tunde.pk]) == {people.amina.pk}
+    assert course_certificate_criterion(course=course_) == "passed"
+    for question in (quiz.ecg, quiz.tests, quiz.short):
+        assessment.question_remove(by=people.adebayo, question=question)
+    assert course_certificate_criterion(course=course_) == "completed"  # no set left to pass
+    assert not assessment_selectors.course_passed(user=people.amina, course=course_)
 
 
 # -- the pages -------------------------------------------------------------------------------------
@@ -139,6 +183,7 @@ def test_the_school_page_shows_edits_and_refuses_others(client, people):
     refused = client.post(url, {"session_kind": "lecture", "lecture-min_presence_percent": "0", "lecture-active": "on"})
     body = refused.content.decode()
     assert refused.status_code == 400
+    assert body.count("autofocus") == 1 and re.search(r'<input [^>]*name="lecture-min_presence_percent"[^>]* autofocus[ >]', body)
     assert "Give a whole percentage from 1 to 100." in body and 'aria-invalid="true"' in body
     # The message is tied to its field for screen readers, and its id is unique on the page.
     assert 'aria-describedby="id_lecture-min_presence_percent_helptext id_lecture-min_presence_percent_error"' in body
@@ -157,6 +202,7 @@ def test_the_school_page_shows_edits_and_refuses_others(client, people):
     page = client.get(url).content.decode()
     assert 'data-state="off"' in page and "Last changed by Emi Kobayashi" in page
     assert page.count("<td>Emi Kobayashi</td>") == 2  # the history: created, switched off
+    assert page.count("<td>Lecture</td>") == 2  # which rule each change was to
     assert client.post(url, {"session_kind": "consult", "consult-min_presence_percent": "50"}).status_code == 400
 
 
@@ -231,6 +277,26 @@ def test_the_api_reads_and_sets_rules_for_those_allowed(client, people, quiz):  
     assert client.get(f"/api/record/rules/courses/{course_id}").json()["id"] is None
     answer = client.put(f"/api/record/rules/courses/{course_id}", {"active": True}, content_type="application/json")
     assert answer.status_code == 200 and answer.json()["criterion"] == "passed" and answer.json()["active"] is True
+
+
+def test_the_school_rules_api_reads_its_course_rules_at_a_fixed_number_of_queries(client, people, quiz):  # noqa: F811
+    """Each course rule's criterion ("passed": its course has a set with questions) comes with
+    the rules, not from one more query per course."""
+    lagos = people.schools.lagos
+    client.force_login(people.okafor)  # Lagos's coordinator
+    CertificateRule.objects.create(institution=lagos, course=quiz.course.course)
+    url = f"/api/record/rules/schools/{lagos.pk}"
+    with CaptureQueriesContext(connection) as one_course:
+        assert [r["criterion"] for r in client.get(url).json()] == ["passed"]
+    for title in ("Anaemia in pregnancy", "Burns first aid"):
+        other = Course.objects.create(title=title, owner=people.adebayo, institution=lagos, is_published=True)
+        CertificateRule.objects.create(institution=lagos, course=other)
+    with CaptureQueriesContext(connection) as three_courses:
+        rules = client.get(url).json()
+    assert {r["course_id"]: r["criterion"] for r in rules} == {
+        quiz.course.course.pk: "passed", **{c.pk: "completed" for c in Course.objects.filter(title__in=("Anaemia in pregnancy", "Burns first aid"))}
+    }
+    assert len(three_courses.captured_queries) == len(one_course.captured_queries)
 
 
 def test_the_listener_costs_little_on_each_attempt(people, quiz, django_assert_num_queries):  # noqa: F811

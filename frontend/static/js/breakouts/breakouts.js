@@ -10,7 +10,8 @@
  * on the server's clock (the snapshot's `now`), so every screen shows the same time.
  * The host's panel (host.js) is loaded only for people the snapshot says may manage.
  * The plan arrives whole once, then as changes with a version (./plan.js); a page that
- * missed a change asks for the whole plan again (`breakouts.get`).
+ * missed a change asks for the whole plan again (`breakouts.get`). An attendee's plan has
+ * no one else's name: the report-back lists each group by name, with its notes.
  */
 
 /**
@@ -21,7 +22,7 @@
 import {connection, model} from '../room/live.js';
 import {subscribe} from '../room/bus.js';
 import {byId, el, t} from '../room/dom.js';
-import {planApply, planFromFull, planHasEveryName, planView} from './plan.js';
+import {planApply, planFromFull, planNeedsWhole, planView} from './plan.js';
 
 const root = byId('breakouts');
 const isGroup = root.dataset.kind === 'group';
@@ -105,7 +106,7 @@ function receiveChange(change) {
   if (waiting) { waiting.push(change); return; }
   if (!plan) return;
   const outcome = planApply(plan, change);
-  if (outcome === 'gap' || (outcome === 'applied' && !planHasEveryName(plan) && (canManage || plan.state === 'closed'))) {
+  if (planNeedsWhole(plan, outcome, canManage)) {
     fetchWholePlan();
     return;
   }
@@ -135,8 +136,12 @@ function renderMainRoom() {
   const reports = byId('breakouts-reports');
   reports.hidden = plan.state !== 'closed';
   if (plan.state === 'closed') {
+    // The host's page knows everyone's name; an attendee's knows the groups (and marks its own).
+    /** @param {import('./plan.js').Group} g */
+    const heading = (g) => canManage ? g.name + ' (' + g.members.map((m) => m.name).join(', ') + ')'
+      : g.id === mine?.id ? t('{name} (your group)').replace('{name}', g.name) : g.name;
     byId('breakouts-report-list').replaceChildren(...view.groups.map((g) => el('div', {class: 'breakouts-report', dataset: {group: String(g.id)}}, [
-      el('h4', {text: g.name + ' (' + g.members.map((m) => m.name).join(', ') + ')'}),
+      el('h4', {text: heading(g)}),
       el('pre', {text: g.report || t('No notes were written.')}),
     ])));
   }

@@ -7,13 +7,19 @@
  * broadcast is offered). Overflow: `media_full` means the SFU has no room for this viewer;
  * the page then plays the broadcast by itself (at once if it runs, else as soon as the
  * host starts it) and says why; the host sees how many are waiting (the private room event
- * `media.overflow`). A watcher given the floor (the host promotes them to speak) stops
- * watching: the broadcast runs seconds late, and they would hear themselves. The player itself (./broadcast_player.js, and hls.js where the browser
- * has no native HLS) is imported only when someone watches.
+ * `media.overflow`). A refused viewer asks the media part to join the SFU again (bus topic
+ * `media:retry`) when the broadcast stops and every 30 s while nothing is broadcast, so
+ * a seat freed by someone leaving is taken. A watcher given the floor (the host promotes
+ * them to speak) stops watching: the broadcast runs seconds late, and they would hear
+ * themselves. The player itself (./broadcast_player.js, and hls.js where the browser has
+ * no native HLS) is imported only when someone watches.
  */
 
 import { connection } from '../room/live.js';
-import { subscribe } from '../room/bus.js';
+import { publish, subscribe } from '../room/bus.js';
+
+/** How often a refused viewer tries the SFU again while nothing is broadcast. */
+const RETRY_MS = 30000;
 
 const root = /** @type {HTMLElement|null} */ (document.querySelector('[data-broadcast]'));
 
@@ -33,6 +39,22 @@ if (root) {
   const waiting = new Set();
   /** @type {{stop: () => void}|null} */
   let player = null;
+  /** @type {ReturnType<typeof setInterval>|0} */
+  let retryTimer = 0;
+
+  /** Ask the media part to join the SFU again (it answers media_full again if still full). */
+  const retry = () => {
+    if (state.overflowed && !state.active) publish('media:retry', {});
+  };
+  /** Try every RETRY_MS while refused and nothing is broadcast; stop once either changes. */
+  const keepRetrying = () => {
+    const wanted = state.overflowed && !state.active;
+    if (wanted && !retryTimer) retryTimer = setInterval(retry, RETRY_MS);
+    else if (!wanted && retryTimer) {
+      clearInterval(retryTimer);
+      retryTimer = 0;
+    }
+  };
 
   const render = () => {
     root.hidden = !state.allowed || (!state.active && !state.mayBroadcast && !state.overflowed);
@@ -107,6 +129,14 @@ if (root) {
     }
     render();
     if (state.active && state.overflowed && !state.watching) startWatching('watch', text('full'));
+    keepRetrying();
+    if (!state.active) retry(); // the broadcast stopped: a refused viewer tries the SFU again
+  });
+  subscribe('media:joined', () => {
+    // The SFU took this person (a retry found a seat): no longer overflowed.
+    state.overflowed = false;
+    keepRetrying();
+    render();
   });
   subscribe('room:message', (message) => {
     if (message.type !== 'media.error') return;
@@ -116,6 +146,7 @@ if (root) {
       state.active = state.active || !!message.broadcast;
       if (state.active && !state.watching) startWatching('watch', text('full'));
       else if (!state.active) status.textContent = text('fullWaiting');
+      keepRetrying();
       render();
     } else if (message.code === 'media_unavailable' && state.active && !state.watching) {
       status.textContent = text('unavailable');

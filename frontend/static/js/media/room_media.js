@@ -12,7 +12,7 @@
 import { MediaConnection } from './connection.js';
 import { MediaTiles } from './tiles.js';
 import { connection as room } from '../room/live.js';
-import { subscribe } from '../room/bus.js';
+import { publish, subscribe } from '../room/bus.js';
 
 /**
  * @param {import('../room/protocol.js').RoomConnection} connection
@@ -51,10 +51,20 @@ if (root) {
   /** @param {any} message */
   const forward = (message) => {
     // Attached on the first message (the snapshot), as the room connection is then open.
-    if (!media) media = attachMedia(room, root);
+    if (!media) {
+      media = attachMedia(room, root);
+      // The broadcast section (./broadcast_room.js) learns that the SFU took this person.
+      media.on('joined', () => publish('media:joined', {}));
+    }
     media.receive(message);
   };
   subscribe('room:snapshot', forward);
   subscribe('room:event', forward);
   subscribe('room:message', forward);
+  // A viewer the full SFU refused tries again when asked (./broadcast_room.js): the same
+  // way they joined before, through the connection's own join().
+  subscribe('media:retry', () => {
+    if (!media || media.joined) return;
+    media.join(media.sending).catch((error) => media && media.problem(error));
+  });
 }

@@ -19,7 +19,7 @@ const TEXT = {
   tooManyTracks: 'You are already sending a camera, a microphone and a screen.',
   timeout: 'The media server did not answer; try again.',
   unavailable: 'Audio and video are not available right now; try again in a moment.',
-  full: 'The room’s audio and video are full: watch the broadcast below.',
+  full: 'The room’s audio and video are full.',
   closed: 'Audio and video ended',
   recordingNotAllowed: 'This session may not be recorded.',
   reconnecting: 'Reconnecting audio and video…',

@@ -14,7 +14,10 @@
  * - `room:event`: a stored room event (it has a `seq`), after the model applied it;
  * - `room:message`: an ephemeral room message (no `seq`; poll counts, caption partials…);
  * - `consult:consent`: the consult's consent ({consult, recording, teaching});
- * - `consult:mode`: the connection mode the media part fell back to ({mode}).
+ * - `consult:mode`: the connection mode the media part fell back to ({mode});
+ * - `media:retry`: ask the media part to join the SFU again (js/media/broadcast_room.js,
+ *   for a viewer the full SFU refused: when the broadcast stops, and every 30 s);
+ * - `media:joined`: the media part joined the SFU (js/media/room_media.js).
  */
 
 /**
@@ -25,6 +28,8 @@
  *   'room:message': {type: string, data?: any, [key: string]: any},
  *   'consult:consent': {consult: boolean, recording: boolean, teaching: boolean},
  *   'consult:mode': {mode: string},
+ *   'media:retry': {},
+ *   'media:joined': {},
  * }} Topics
  */
 
