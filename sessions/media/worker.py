@@ -413,8 +413,14 @@ class MediaWorker(WorkerBroadcasts):
 
     def _on_left(self, room_id: str, participant: str) -> None:
         """The SFU dropped a participant (leave, removal, a peer connection failed or closed):
-        give the seat back, under the participant's lock so a rejoin in progress wins."""
-        if self.registry is None or self._stopping:
+        give the seat back, under the participant's lock so a rejoin in progress wins.
+
+        Only the seat: the room and its cascade link stay until an explicit leave or the
+        session's end. A drop happens mid-failover too (people of a killed worker are
+        rejoining here while their old links die), and closing a momentarily empty room
+        then would cut the media that is coming back."""
+        registry = self.registry
+        if registry is None or self._stopping:
             return
 
         async def release() -> None:
@@ -424,7 +430,7 @@ class MediaWorker(WorkerBroadcasts):
                 if room is not None and participant in room.participant_ids:
                     return  # joined again (a new tab, a reconnect) meanwhile: the seat is theirs
                 try:
-                    await self._left(int(room_id), participant)
+                    await registry.release_participant(int(room_id), participant, self.worker_id)
                 except Exception:
                     logger.warning("session %s: releasing participant %s failed", room_id, participant, exc_info=True)
 
