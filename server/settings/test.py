@@ -24,6 +24,13 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 STORAGES["staticfiles"] = {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
+if env_bool("TEST_STATIC_COMPRESSED", False):  # noqa: F405
+    # The browser tests' servers (tests/browser_support.py): static files from a collected
+    # root with gzip variants, as whitenoise serves them in production, not from the
+    # source folders uncompressed.
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"}  # noqa: F405
+    WHITENOISE_USE_FINDERS = False
+    WHITENOISE_AUTOREFRESH = False
 
 # Test databases are named per process: several test runs may share this machine.
 # SQLite is file-backed so a daphne subprocess in browser tests can open it too.
