@@ -166,20 +166,8 @@ async def run_live(session_id: int, deck_id: int, cookies: list[str], host_cooki
     clients = [StrokeClient(i, ports[i % 2], session_id, c) for i, c in enumerate(cookies)]
     presenter = StrokeClient(-1, ports[0], session_id, host_cookie)
     await presenter.connect()
-    gate = asyncio.Semaphore(12)
-
-    async def join(client: StrokeClient) -> None:
-        async with gate:
-            for attempt in range(4):
-                try:
-                    await client.connect()
-                    return
-                except Exception:
-                    await asyncio.sleep(1 + attempt)
-            raise RuntimeError("a client could not join after 4 attempts")
-
     started = time.time()
-    await asyncio.wait_for(asyncio.gather(*(join(c) for c in clients)), 300)
+    await fanout_bench.join_all(clients)
     result: dict = {"join_s": round(time.time() - started, 1), "steps": []}
     await asyncio.sleep(2)
     counter = 0

@@ -40,26 +40,13 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "openrounds_bench_breakouts"
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="bench-breakouts-media-")
-    os.environ.setdefault("DEBUG", "1")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "server.settings.test"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
 
 
 def fill(people: int) -> int:
@@ -214,28 +201,13 @@ def main() -> None:
     parser.add_argument("--skip-stock", action="store_true")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()[0]:.2f}")
-    import psycopg
+    from bench.scratch_db import scratch_postgres
 
-    admin = PG_ADMIN_URL.replace("postgres://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    try:
-        setup_django(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB)
-        from django.core.management import call_command
-
-        started = time.perf_counter()
-        call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    with scratch_postgres(PG_BENCH_DB):
         session_id = fill(args.people)
         print(f"setup: {time.perf_counter() - started:.0f} s")
         measure(session_id, args.size, args.rounds, args.skip_stock)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-
 
 if __name__ == "__main__":
     main()

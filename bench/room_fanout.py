@@ -303,6 +303,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def join_all(clients: list, *, at_once: int = 12, attempts: int = 4, timeout: float = 300) -> None:
+    """Connect every client, `at_once` at a time, each retried with a growing pause.
+
+    Bounded so that the join phase measures the servers rather than a connection storm
+    from this one process; retried because a join can time out while two daphnes on two
+    cores are busy with the others.
+    """
+    gate = asyncio.Semaphore(at_once)
+
+    async def join(client) -> None:
+        async with gate:
+            for attempt in range(attempts):
+                try:
+                    await client.connect()
+                    return
+                except Exception:
+                    await asyncio.sleep(1 + attempt)
+            raise RuntimeError(f"a client could not join after {attempts} attempts")
+
+    await asyncio.wait_for(asyncio.gather(*(join(client) for client in clients)), timeout)
+
+
 async def run_design(name: str, session_id: int, cookies: list[str], host_cookie: str, ports: list[int], pids: dict[str, int], progress: dict) -> dict:
     """Run every phase; `progress` says which phase runs and holds the figures so far."""
     STORED.clear()
@@ -311,19 +333,7 @@ async def run_design(name: str, session_id: int, cookies: list[str], host_cookie
     await presenter.connect()
     progress["phase"] = "join"
     started = time.time()
-    gate = asyncio.Semaphore(12)
-
-    async def join(client: BenchClient) -> None:
-        async with gate:
-            for attempt in range(4):
-                try:
-                    await client.connect()
-                    return
-                except Exception:
-                    await asyncio.sleep(1 + attempt)
-            raise RuntimeError("a client could not join after 4 attempts")
-
-    await asyncio.wait_for(asyncio.gather(*(join(c) for c in clients)), 300)
+    await join_all(clients)
     join_seconds = time.time() - started
     progress.update(phase="steady", join_s=round(join_seconds, 1))
     await asyncio.sleep(2)  # let presence settle

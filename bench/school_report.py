@@ -30,26 +30,13 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_BENCH_DB = "openrounds_bench_record"
 AIM_MS = 500
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="bench-record-media-")
-    os.environ.setdefault("DEBUG", "1")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "server.settings.test"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    import django
-
-    django.setup()
 
 
 def fill(students: int, records: int) -> tuple[int, int]:
@@ -206,19 +193,10 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="measure a database kept by --keep, without refilling")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}; load {os.getloadavg()[0]:.2f}")
-    import psycopg
+    from bench.scratch_db import scratch_postgres
 
-    admin = PG_ADMIN_URL.replace("postgres://", "postgresql://")
-    if not args.reuse:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
-    try:
-        setup_django(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB)
-        from django.core.management import call_command
-
-        started = time.perf_counter()
-        call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    with scratch_postgres(PG_BENCH_DB, reuse=args.reuse, keep=args.keep):
         migrated = time.perf_counter()
         if args.reuse:
             from server.people.models import Institution, User
@@ -230,14 +208,6 @@ def main() -> None:
             print(f"setup: migrate {migrated - started:.0f} s, fill {time.perf_counter() - migrated:.0f} s "
                   f"({args.students} students, {args.records} attendance records)")
         measure(school_id, coordinator_id, args.rounds, 0 if args.skip_stock else args.stock_students)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-
 
 if __name__ == "__main__":
     main()
