@@ -91,7 +91,7 @@ def deck_list(request: AuthenticatedHttpRequest, session_id: int) -> Any:
 
 
 # Before the route with {deck_id}: ninja would otherwise answer this path with that GET-only view.
-@router.post("/sessions/{session_id}/decks/upload", response={201: DeckOut, **RESPONSES}, summary="Make a deck from an uploaded PDF")
+@router.post("/sessions/{session_id}/decks/upload", response={201: DeckOut, **RESPONSES}, summary="Make a deck from an uploaded PDF or image (PNG, JPEG, GIF, WebP: one page)")
 def deck_upload(request: AuthenticatedHttpRequest, session_id: int, file: File[UploadedFile], title: Form[str] = "") -> Any:
     deck = services.deck_create_from_upload(
         user=request.user, session=_session(session_id), upload=file, file_name=file.name or "", title=title[:200],

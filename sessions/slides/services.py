@@ -24,6 +24,7 @@ and the events never disagree. Only presenters may (selectors.slides_may_present
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import tempfile
@@ -35,6 +36,7 @@ from typing import IO, Any
 from uuid import UUID
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -56,6 +58,8 @@ room_event_type("slides.page", deck_id=int, page=int, by=int)
 room_event_type("slides.closed", deck_id=int, by=int)
 
 STORAGE_ROOT = "slides"
+#: Images a presenter may upload to show (what the renderer reads; SVG is not among them).
+_UPLOAD_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _COPY = 1024 * 1024
 
 
@@ -165,36 +169,61 @@ def deck_create_from_material(*, user: User, session: LiveSession, material_id: 
     )
 
 
+def _sniffed_type(head: bytes, sniff: Any) -> str:
+    """The content type the library reads from these first bytes, "" for what it refuses."""
+    try:
+        return str(sniff(head)[1])
+    except InvalidRequest:
+        return ""
+
+
 def deck_create_from_upload(
     *, user: User, session: LiveSession, upload: IO[bytes], file_name: str = "", title: str = "",
 ) -> SlideDeck:
-    """A deck of a PDF the presenter uploads, checked by its content and stored under slides/.
+    """A deck of a PDF or an image the presenter uploads, checked by its content, stored under slides/.
 
-    Refusals: `not_presenter`; `not_a_pdf` (the bytes are not a PDF, whatever the name);
-    `file_too_large`; `pdf_active_content` and the library's other content refusals;
+    An image (PNG, JPEG, GIF, WebP) is one page: a file from the presenter's computer, or
+    a still of a screen share or camera taken in the room to draw on (a video frame has
+    no stored page to keep strokes with, for late joiners and the record). Images are
+    stored re-encoded without EXIF, GPS or other metadata, like the library's; they stay
+    with the session (served through the deck's authorized views), never in the library.
+    Refusals: `not_presenter`; `not_a_pdf` (the bytes are neither a PDF nor one of those
+    images, whatever the name; SVG too); `file_too_large`; `pdf_active_content`,
+    `image_too_many_pixels`, `image_broken` and the library's other content refusals;
     `too_many_decks`. Precondition: `upload` is seekable.
     """
-    from courses.library.validation import HEAD, file_size, upload_inspect
+    from courses.library.validation import HEAD, file_size, image_clean, sniff, upload_inspect
 
     selectors.slides_require_presenter(session=session, user=user)
     _check_room_for_a_deck(session)
     size = file_size(upload)
     head = upload.read(HEAD)
     upload.seek(0)
-    if not head.startswith(b"%PDF-"):
-        raise InvalidRequest(_("This file is not a PDF. Export the slides as PDF and upload that."), "not_a_pdf")
+    is_pdf = head.startswith(b"%PDF-")
+    if not is_pdf and _sniffed_type(head, sniff) not in _UPLOAD_IMAGE_TYPES:
+        raise InvalidRequest(
+            _("This file is neither a PDF nor an image (PNG, JPEG, GIF or WebP). Export the slides as PDF and upload that."),
+            "not_a_pdf",
+        )
     if size > config.max_upload_bytes():
         raise _too_large(size)
-    inspected = upload_inspect(upload, declared_kind="pdf")
+    inspected = upload_inspect(upload, declared_kind="pdf" if is_pdf else "image")
     folder = uuid.uuid4().hex
-    upload.seek(0)
-    stored = default_storage.save(f"{STORAGE_ROOT}/{session.pk}/{folder}/source.pdf", File(upload, name="source.pdf"))
+    stem = Path((file_name or "").replace("\\", "/")).name
+    if is_pdf:
+        upload.seek(0)
+        stored = default_storage.save(f"{STORAGE_ROOT}/{session.pk}/{folder}/source.pdf", File(upload, name="source.pdf"))
+        sha256, kind = inspected.sha256, DeckKind.PDF
+    else:
+        clean = image_clean(upload)
+        name = f"source.{clean.extension}"
+        stored = default_storage.save(f"{STORAGE_ROOT}/{session.pk}/{folder}/{name}", ContentFile(clean.data, name=name))
+        sha256, size, kind = hashlib.sha256(clean.data).hexdigest(), len(clean.data), DeckKind.IMAGE
     if not title:
-        stem = Path((file_name or "").replace("\\", "/")).name
-        title = stem[:-4] if stem.lower().endswith(".pdf") else stem
+        title = stem.rsplit(".", 1)[0] if "." in stem else stem
     return _deck_create(
         session=session, user=user, title=title.strip(), source=DeckSource.UPLOAD, source_name=stored,
-        sha256=inspected.sha256, size=size, folder=folder,
+        sha256=sha256, size=size, folder=folder, kind=kind,
     )
 
 

@@ -9,6 +9,8 @@ with Chromium's fake camera and microphone, and reads what each browser decodes.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sessions.consults import services as consults
@@ -121,3 +123,15 @@ def test_a_student_given_the_floor_is_seen_and_heard_by_everyone_and_shares_a_sc
     # Her camera still reaches everyone beside the screen.
     hears_and_sees(lukas, people.amina.pk)
     assert amina.locator("[data-media]").get_attribute("data-problem") is None
+
+    # The host draws on what she shows: a still of her screen goes on screen for everyone
+    # as a page (issue 14: a live frame has no page to keep strokes with).
+    from playwright.sync_api import expect
+
+    host.locator("[data-slides-choose] summary").click()
+    host.get_by_role("button", name="Draw on a still of the shared screen").click()
+    still = lukas.get_by_role("img", name=re.compile(r"^The shared screen at "))
+    expect(still).to_be_visible(timeout=30_000)
+    lukas.wait_for_function("""() => [...document.querySelectorAll('[data-slides] img')].some(
+        (image) => image.alt.startsWith('The shared screen at') && image.complete && image.naturalWidth > 0)""")
+    expect(host.get_by_role("button", name="Annotate")).to_be_visible()  # and the pen is at hand

@@ -49,8 +49,9 @@ def test_upload_refusals_have_codes_and_statuses(people, live, local_storage, se
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     url = f"/api/slides/sessions/{live.pk}/decks/upload"
-    response = tanaka.post(url, {"file": SimpleUploadedFile("slides.pdf", png_bytes(), "application/pdf")})
+    response = tanaka.post(url, {"file": SimpleUploadedFile("slides.pdf", b"<html>slides</html>", "application/pdf")})
     assert response.status_code == 400 and response.json()["code"] == "not_a_pdf"
+    assert "neither a PDF nor an image" in response.json()["message"]
     settings.SLIDES_MAX_UPLOAD_BYTES = 100
     response = tanaka.post(url, {"file": SimpleUploadedFile("slides.pdf", slides_pdf(1), "application/pdf")})
     assert response.status_code == 413 and response.json()["code"] == "file_too_large"

@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from courses.library.services import material_create
-from server.people.errors import InvalidRequest
+from server.people.errors import InvalidRequest, PermissionRefused
 from sessions.models import DeckKind, DeckStatus, SlidePage
 from sessions.slides import selectors, services
 from sessions.slides.render import RenderFailed, RenderLimits, render_in_child
@@ -61,6 +61,33 @@ def test_a_library_image_is_offered_and_shown_as_a_deck_of_one_page(people, live
     assert services.deck_create_from_material(user=people.tanaka, session=live, material_id=ecg.pk).pk == deck.pk
     assert services.slides_open(session=live, user=people.tanaka, deck_id=deck.pk)
     assert selectors.slides_current(session_id=live.pk)["deck"]["kind"] == "image"
+
+
+def test_a_still_uploaded_in_the_room_is_shown_as_one_page_without_its_metadata(people, live, local_storage):
+    """A still of a screen share, or a phone photo the presenter uploads: one page, kept with
+    the session (not the library), stored without EXIF or GPS, upright, opened for everyone."""
+    from PIL import Image
+
+    from tests.courses.library.conftest import photo_with_gps
+
+    deck = services.deck_create_from_upload(user=people.tanaka, session=live, upload=io.BytesIO(photo_with_gps()),
+                                            file_name="ward-photo.jpg")
+    assert (deck.kind, deck.source, deck.title, deck.material_id) == (DeckKind.IMAGE, "upload", "ward-photo", None)
+    stored = _stored(deck.source_name)
+    with Image.open(io.BytesIO(stored)) as image:
+        assert not image.getexif() and image.size == (32, 64)  # GPS and camera gone; turned upright
+    assert b"PhoneMaker" not in stored
+    assert services.deck_render(deck_id=deck.pk) is True
+    deck.refresh_from_db()
+    assert (deck.status, deck.page_count) == (DeckStatus.READY, 1)
+    assert services.slides_open(session=live, user=people.tanaka, deck_id=deck.pk)
+    assert selectors.slides_current(session_id=live.pk)["deck"]["kind"] == "image"
+    # An attendee cannot put one on screen.
+    from sessions.models import Participant
+
+    Participant.objects.create(session=live, user=people.amina, role="attendee")
+    with pytest.raises(PermissionRefused):
+        services.deck_create_from_upload(user=people.amina, session=live, upload=io.BytesIO(png_bytes()))
 
 
 def test_a_small_image_is_not_enlarged(people, live, local_storage):

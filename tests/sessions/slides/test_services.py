@@ -19,14 +19,16 @@ def _deck_from(people, live, data: bytes, name: str = "lecture.pdf"):
     return services.deck_create_from_upload(user=people.tanaka, session=live, upload=pdf_upload(data, name), file_name=name)
 
 
-def test_a_png_named_like_a_pdf_is_refused_as_not_a_pdf(people, live, local_storage):
-    with pytest.raises(InvalidRequest) as refusal:
-        _deck_from(people, live, png_bytes(), "slides.pdf")
-    assert refusal.value.code == "not_a_pdf"
-    with pytest.raises(InvalidRequest) as refusal:
-        _deck_from(people, live, b"<html><script>alert(1)</script></html>", "slides.pdf")
-    assert refusal.value.code == "not_a_pdf"
+def test_what_is_neither_a_pdf_nor_a_showable_image_is_refused_whatever_its_name(people, live, local_storage):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3"><rect width="4" height="3"/></svg>'
+    for data, name in ((b"<html><script>alert(1)</script></html>", "slides.pdf"), (svg, "diagram.png"),
+                       (b"just some text", "notes.pdf")):
+        with pytest.raises(InvalidRequest) as refusal:
+            _deck_from(people, live, data, name)
+        assert refusal.value.code == "not_a_pdf", name
     assert not SlideDeck.objects.exists()
+    # Decided by the content: a PNG named like a PDF is an image deck.
+    assert _deck_from(people, live, png_bytes(), "slides.pdf").kind == "image"
 
 
 def test_a_pdf_over_the_size_limit_is_refused(people, live, local_storage, settings):

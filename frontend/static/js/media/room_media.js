@@ -55,6 +55,12 @@ if (root) {
       media = attachMedia(room, root);
       // The broadcast section (./broadcast_room.js) learns that the SFU took this person.
       media.on('joined', () => publish('media:joined', {}));
+      // The slides part (js/slides/slides.js) takes a still of this person's own screen share.
+      /** @type {MediaStreamTrack|null} */
+      let screen = null;
+      media.on('buttons', () => {
+        if (media && media.screenTrack !== screen) publish('media:screen', { track: (screen = media.screenTrack) });
+      });
     }
     media.receive(message);
   };

@@ -17,7 +17,9 @@
  * - `consult:mode`: the connection mode the media part fell back to ({mode});
  * - `media:retry`: ask the media part to join the SFU again (js/media/broadcast_room.js,
  *   for a viewer the full SFU refused: when the broadcast stops, and every 30 s);
- * - `media:joined`: the media part joined the SFU (js/media/room_media.js).
+ * - `media:joined`: the media part joined the SFU (js/media/room_media.js);
+ * - `media:screen`: this person's own screen share started ({track}) or stopped ({track: null})
+ *   (js/media/room_media.js; js/slides/slides.js takes a still of it to draw on).
  */
 
 /**
@@ -30,6 +32,7 @@
  *   'consult:mode': {mode: string},
  *   'media:retry': {},
  *   'media:joined': {},
+ *   'media:screen': {track: MediaStreamTrack|null},
  * }} Topics
  */
 

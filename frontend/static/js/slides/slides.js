@@ -7,8 +7,9 @@
  * when data saver is off. Presenters (host, presenters, whoever has the floor; everyone
  * in a peer session): choose a deck from the session's decks, a library PDF or a
  * library image (an ECG, a radiograph: a deck of kind "image" with one page, its title
- * as its text), upload a PDF, turn pages with buttons or the arrow keys while the focus
- * is in the slides.
+ * as its text), upload a PDF or an image, put a still of a shared screen on screen to
+ * draw on (a live video frame has no page to keep strokes with), turn pages with
+ * buttons or the arrow keys while the focus is in the slides.
  *
  * Attaches to the room page's connection like the media part: it imports the room's
  * connection and model (js/room/live.js) and subscribes to `room:snapshot` and
@@ -339,15 +340,19 @@ export function attachSlides(root) {
     }
   }
 
-  /** @param {File} file */
-  async function upload(file) {
-    if (file.size > MAX_BYTES) { say(t('The PDF is larger than 50 MB.')); return; }
+  /**
+   * @param {File} file
+   * @param {{title?: string, show?: boolean}} [options] show: put it on screen once ready
+   */
+  async function upload(file, options = {}) {
+    if (file.size > MAX_BYTES) { say(t('The file is larger than 50 MB.')); return; }
     try {
       let deck;
       say(t('Uploading…'));
       if (file.size <= Number(root.dataset.singleUploadMax || 0)) {
         const form = new FormData();
         form.append('file', file);
+        if (options.title) form.append('title', options.title);
         deck = await api(`${apiBase}/decks/upload`, { method: 'POST', form });
       } else {
         // Larger files travel in resumable pieces, like the library's (loaded only when needed).
@@ -359,11 +364,69 @@ export function attachSlides(root) {
         deck = await api(`${apiBase}/decks`, { method: 'POST', json: { upload_id: uploadId } });
         forgetUpload(file);
       }
-      await untilReady(deck);
+      deck = await untilReady(deck);
+      if (options.show) {
+        focusWhenOpen = true;
+        const ack = await send('slides.open', { deck_id: deck.id });
+        part(root, 'choose').open = false;
+        if (ack.seq === null) { focusWhenOpen = false; focusControls(); }
+      }
     } catch (error) {
       progress.hidden = true;
       sayError(error);
     }
+  }
+
+  /** This person's own screen share, when there is one (js/media/room_media.js says). */
+  /** @type {MediaStreamTrack|null} */
+  let ownScreen = null;
+  subscribe('media:screen', ({ track }) => { ownScreen = track; });
+
+  /**
+   * The shared screen as it is now, as an image: this person's own share first, else the
+   * screen share on show in the room's video. Null when nobody shares a screen.
+   * @returns {Promise<Blob|null>}
+   */
+  async function screenStill() {
+    /** @type {HTMLVideoElement|null} */
+    let video = null;
+    let own = false;
+    if (ownScreen && ownScreen.readyState === 'live') {
+      own = true;
+      video = document.createElement('video');
+      video.muted = true;
+      video.srcObject = new MediaStream([ownScreen]);
+      const playing = video;
+      await Promise.race([
+        new Promise((resolve) => { playing.addEventListener('loadeddata', resolve, { once: true }); playing.play().catch(resolve); }),
+        sleep(3000),
+      ]);
+    } else {
+      const shown = /** @type {HTMLVideoElement[]} */ ([...document.querySelectorAll('.media-tile[data-source="screen"] video')]);
+      video = shown.reverse().find((candidate) => candidate.videoWidth > 0) || null;
+    }
+    try {
+      if (!video || !video.videoWidth) return null;
+      const canvas = document.createElement('canvas');
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      const context = canvas.getContext('2d');
+      if (!context) return null;
+      context.drawImage(video, 0, 0);
+      // WebP where the browser writes it (a screen of text and traces: about a tenth of PNG), else PNG.
+      return await new Promise((resolve) => canvas.toBlob(resolve, 'image/webp', 0.9));
+    } finally {
+      if (own && video) { video.pause(); video.srcObject = null; }
+    }
+  }
+
+  async function showScreenStill() {
+    const still = await screenStill();
+    if (!still) { say(t('Nobody is sharing a screen.')); return; }
+    const time = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const title = format(t('The shared screen at %(time)s'), { time });
+    const extension = still.type === 'image/webp' ? 'webp' : 'png';
+    await upload(new File([still], `screen.${extension}`, { type: still.type }), { title, show: true });
   }
 
   // The lists are asked for when the presenter opens the chooser, not on every page load.
@@ -374,6 +437,7 @@ export function attachSlides(root) {
   next.addEventListener('click', () => turnTo((wanted || model.page) + 1));
   part(root, 'close').addEventListener('click', () => send('slides.close').catch(sayError));
   part(root, 'show').addEventListener('click', showChosen);
+  part(root, 'still').addEventListener('click', () => { showScreenStill().catch(sayError); });
   const fileInput = /** @type {HTMLInputElement} */ (part(root, 'file'));
   fileInput.addEventListener('change', () => {
     if (fileInput.files && fileInput.files[0]) upload(fileInput.files[0]).finally(() => { fileInput.value = ''; });
