@@ -43,9 +43,19 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from server.people.errors import InvalidRequest
+from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
-from sessions.models import DeckKind, DeckSource, DeckStatus, LiveSession, RoomEvent, SlideDeck, SlidePage, SlideShow
+from sessions.models import (
+    DeckKind,
+    DeckSource,
+    DeckStatus,
+    LiveSession,
+    RoomEvent,
+    SessionKind,
+    SlideDeck,
+    SlidePage,
+    SlideShow,
+)
 from sessions.room.events import room_event_emit, room_event_type
 
 from . import config, selectors
@@ -190,7 +200,8 @@ def deck_create_from_upload(
     Refusals: `not_presenter`; `not_a_pdf` (the bytes are neither a PDF nor one of those
     images, whatever the name; SVG too); `file_too_large`; `pdf_active_content`,
     `image_too_many_pixels`, `image_broken` and the library's other content refusals;
-    `too_many_decks`. Precondition: `upload` is seekable.
+    `too_many_decks`; `consult_photo` (an image in a consult: its photos are clinical, and
+    go through the consult's audited photos). Precondition: `upload` is seekable.
     """
     from courses.library.validation import HEAD, file_size, image_clean, sniff, upload_inspect
 
@@ -205,6 +216,10 @@ def deck_create_from_upload(
             _("This file is neither a PDF nor an image (PNG, JPEG, GIF or WebP). Export the slides as PDF and upload that."),
             "not_a_pdf",
         )
+    if not is_pdf and session.kind == SessionKind.CONSULT:
+        # A photo in a consult is clinical: it goes through the consult's photos (metadata
+        # stripped, every access audited), never into slides storage.
+        raise PermissionRefused(_("In a consult, share photos as the consult's clinical photos."), "consult_photo")
     if size > config.max_upload_bytes():
         raise _too_large(size)
     inspected = upload_inspect(upload, declared_kind="pdf" if is_pdf else "image")

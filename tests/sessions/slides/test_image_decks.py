@@ -90,6 +90,18 @@ def test_a_still_uploaded_in_the_room_is_shown_as_one_page_without_its_metadata(
         services.deck_create_from_upload(user=people.amina, session=live, upload=io.BytesIO(png_bytes()))
 
 
+def test_an_image_is_never_put_on_screen_in_a_consult(people, live, local_storage):
+    """A photo in a consult is clinical: it goes through the consult's audited photos, not slides storage."""
+    from sessions.models import SessionKind, SlideDeck
+
+    live.kind = SessionKind.CONSULT
+    live.save(update_fields=["kind"])
+    with pytest.raises(PermissionRefused) as refusal:
+        services.deck_create_from_upload(user=people.tanaka, session=live, upload=io.BytesIO(png_bytes()), file_name="wound.png")
+    assert refusal.value.code == "consult_photo"
+    assert not SlideDeck.objects.filter(session=live).exists()
+
+
 def test_a_small_image_is_not_enlarged(people, live, local_storage):
     photo = material_create(user=people.hoffmann, kind="image", title="Erythema migrans", scope="public",
                             upload=upload("rash.png", png_bytes(size=(600, 400), color="orange")))
