@@ -135,3 +135,8 @@ def test_a_student_given_the_floor_is_seen_and_heard_by_everyone_and_shares_a_sc
     lukas.wait_for_function("""() => [...document.querySelectorAll('[data-slides] img')].some(
         (image) => image.alt.startsWith('The shared screen at') && image.complete && image.naturalWidth > 0)""")
     expect(host.get_by_role("button", name="Annotate")).to_be_visible()  # and the pen is at hand
+    # Amina, who has the floor, does the same with her own share (her page's own track).
+    first = still.get_attribute("src")
+    amina.locator("[data-slides-choose] summary").click()
+    amina.get_by_role("button", name="Draw on a still of the shared screen").click()
+    expect(lukas.get_by_role("img", name=re.compile(r"^The shared screen at "))).not_to_have_attribute("src", first or "")
