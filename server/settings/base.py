@@ -358,6 +358,9 @@ MEDIA_SESSION_SFU_CAP = int(os.environ.get("MEDIA_SESSION_SFU_CAP", "0"))
 # How long the bucket keeps a broadcast's HLS segments (`manage.py broadcast_lifecycle`
 # applies the rule; the session keeps its MP4 recording for good).
 BROADCAST_HLS_KEEP_DAYS = int(os.environ.get("BROADCAST_HLS_KEEP_DAYS", "30"))
+# A broadcast handed over (drain) or whose worker died that no worker continues this long
+# (nobody's media came back) is closed by a live worker: ENDLIST, its MP4, the notice off.
+BROADCAST_ORPHAN_GRACE_SECONDS = float(os.environ.get("BROADCAST_ORPHAN_GRACE_SECONDS", "30"))
 # A recording also stores what it wrote every so many seconds, so a killed worker loses at
 # most that much (sessions/media/recording.py); 0 turns the pieces off.
 # Automatic live captions by the media worker, on this machine (sessions/media/transcription.py):

@@ -39,6 +39,15 @@ def broadcast_current(*, session_id: int) -> dict[str, Any]:
     return dict(payload) if isinstance(payload, dict) else {}
 
 
+def broadcast_session_over(*, session_id: int) -> bool:
+    """Whether the session ended or was cancelled (a broadcast nobody encodes is then closed
+    at once, not after the grace: nobody's media can come back to continue it)."""
+    from sessions.models import LiveSession, SessionStatus
+
+    status = LiveSession.objects.filter(pk=session_id).values_list("status", flat=True).first()
+    return status is None or status in (SessionStatus.ENDED, SessionStatus.CANCELLED)
+
+
 async def broadcast_event(session_id: int, *, active: bool, folder: str = "", error: str = "") -> None:
     """The notice every participant sees: a room event, stored and replayed."""
     payload: dict[str, Any] = {"active": active}

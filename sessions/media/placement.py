@@ -31,7 +31,12 @@ Redis is the distributed engine here (as for the channel layer and the room fan-
     <ns>:media:session:<id>:participants  set of the session's participants placed on any worker
     <ns>:media:drain:<id>                 "drain this worker" (`manage.py media_worker --drain ID`)
     <ns>:media:broadcast:<id>:owner       the worker whose encoder writes the session's broadcast now
-                                          (set when it starts or continues, deleted by its handover)
+                                          (set when it starts or continues, deleted by its handover;
+                                          "ended" for a while after an orphan was closed)
+    <ns>:media:broadcasts                 set of session ids whose broadcast is on (added by a claim,
+                                          removed when it ends): what the orphan sweep looks at
+    <ns>:media:broadcast:<id>:orphaned    when a sweep first found that broadcast without a live
+                                          encoder (deleted by the next claim)
 
 Capacity (the broadcast's overflow, docs/broadcast.md): a *viewer* (someone who may not
 send) is refused with `PlacementFull` when the session already has
@@ -118,19 +123,35 @@ return 1
 """
 
 #: Claim the broadcast of a session: only if its owner is still the one read (ARGV[1],
-#: "" for none). KEYS: the owner key. ARGV: expected owner, new owner, ttl. 1 if won.
+#: "" for none). KEYS: the owner key, the set of broadcasts that are on, the orphan mark.
+#: ARGV: expected owner, new owner, ttl, session id. 1 if won.
 _OWNER_SCRIPT = """
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('DEL', KEYS[3])
 return 1
 """
 
-#: Forget the broadcast's owner if it is still ARGV[1]. KEYS: the owner key.
+#: Forget the broadcast's owner if it is still ARGV[1]. KEYS: the owner key, the set of
+#: broadcasts that are on, the orphan mark. ARGV: worker id, ended ("1": the broadcast is
+#: over, not handed over), session id, tombstone ttl (0: delete the key; else the key says
+#: "ended" that long, so a continuation that read "no owner" before cannot claim it).
 _OWNER_RELEASE_SCRIPT = """
-if (redis.call('GET', KEYS[1]) or '') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] and current ~= '' then return 0 end
+if ARGV[2] == '1' then
+  redis.call('SREM', KEYS[2], ARGV[3])
+  redis.call('DEL', KEYS[3])
+end
+if current == '' then return 0 end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], 'ended', 'EX', ARGV[4]) else redis.call('DEL', KEYS[1]) end
+return 1
 """
+
+#: How long a closed orphan's owner key says "ended" (a continuation's reads take seconds).
+BROADCAST_TOMBSTONE_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -525,15 +546,63 @@ class WorkerRegistry:
         """The worker whose encoder writes the session's broadcast ("" for none)."""
         return _text(await self._redis().get(f"{_ns()}:broadcast:{session_id}:owner"))
 
+    def _broadcast_keys(self, session_id: int) -> list[str]:
+        return [f"{_ns()}:broadcast:{session_id}:owner", f"{_ns()}:broadcasts", f"{_ns()}:broadcast:{session_id}:orphaned"]
+
     async def broadcast_claim(self, session_id: int, worker_id: str, *, instead_of: str = "") -> bool:
-        """Become the broadcast's encoder if its owner is still `instead_of` ("" : none); True if won."""
+        """Become the broadcast's encoder (or its closer) if its owner is still `instead_of`
+        ("" : none); True if won. The broadcast is then on (`broadcasts_unowned` watches it)."""
         won = await self._script(_OWNER_SCRIPT)(
-            keys=[f"{_ns()}:broadcast:{session_id}:owner"], args=[instead_of, worker_id, PLACEMENT_TTL_SECONDS])
+            keys=self._broadcast_keys(session_id), args=[instead_of, worker_id, PLACEMENT_TTL_SECONDS, str(session_id)])
         return bool(int(won))
 
-    async def broadcast_release(self, session_id: int, worker_id: str) -> None:
-        """This worker no longer encodes the broadcast (handed over or stopped)."""
-        await self._script(_OWNER_RELEASE_SCRIPT)(keys=[f"{_ns()}:broadcast:{session_id}:owner"], args=[worker_id])
+    async def broadcast_release(self, session_id: int, worker_id: str, *, ended: bool = False,
+                                tombstone: bool = False) -> None:
+        """This worker no longer encodes the broadcast: handed over (the next worker continues
+        it), or ``ended`` (stopped or closed: nothing is left to continue or close).
+        ``tombstone``: the key says "ended" for a while instead of going (an orphan closed)."""
+        await self._script(_OWNER_RELEASE_SCRIPT)(
+            keys=self._broadcast_keys(session_id),
+            args=[worker_id, "1" if ended else "0", str(session_id), BROADCAST_TOMBSTONE_SECONDS if tombstone else 0])
+
+    async def broadcasts_unowned(self, *, now: float) -> dict[int, float]:
+        """Broadcasts that are on but have no live encoder (owner missing, or its heartbeat
+        expired) -> when a sweep first found them so (`now` for those found now).
+
+        Why the time is kept in Redis: every live worker sweeps, and the grace before an
+        orphan is closed must count from the same moment whichever worker closes it. A
+        broadcast whose encoder is alive loses its mark (a continuation claimed it).
+        Cost: three round trips per heartbeat whatever the number of broadcasts (plus a
+        write for each orphan first seen, and for each mark a continuation left behind).
+        """
+        redis = self._redis()
+        ids = sorted(int(m) for m in (_text(m) for m in await redis.smembers(f"{_ns()}:broadcasts")) if m.isdigit())
+        if not ids:
+            return {}
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.mget([f"{_ns()}:broadcast:{sid}:owner" for sid in ids])
+            pipe.mget([f"{_ns()}:broadcast:{sid}:orphaned" for sid in ids])
+            owner_raws, mark_raws = await pipe.execute()
+        owners = [_text(raw) for raw in owner_raws]
+        named = sorted({owner for owner in owners if owner})
+        infos = [WorkerInfo.loads(raw) for raw in await redis.mget([f"{_ns()}:worker:{o}" for o in named])] if named else []
+        alive = {owner for owner, info in zip(named, infos) if info is not None and info.id == owner}
+        found: dict[int, float] = {}
+        stale: list[str] = []
+        for sid, owner, raw in zip(ids, owners, mark_raws):
+            if owner in alive:
+                if raw is not None:
+                    stale.append(f"{_ns()}:broadcast:{sid}:orphaned")
+                continue
+            try:
+                found[sid] = float(_text(raw)) if raw is not None else now
+            except ValueError:
+                found[sid] = now
+            if raw is None:  # the first sweep to see it: every worker counts from here
+                await redis.set(f"{_ns()}:broadcast:{sid}:orphaned", repr(now), nx=True, ex=PLACEMENT_TTL_SECONDS)
+        if stale:
+            await redis.delete(*stale)
+        return found
 
     async def broadcast_owner_alive(self, session_id: int, *, besides: str = "") -> str:
         """The broadcast's owner if it is a live worker other than `besides`, else ""."""

@@ -116,6 +116,8 @@ class MediaWorker(WorkerBroadcasts):
         self.broadcasts: dict[int, RoomBroadcaster] = {}
         #: Sessions whose broadcast this worker is taking over now (`_continue_broadcast`).
         self._continuing: set[int] = set()
+        #: Sessions whose broadcast nobody encodes that this worker closes now (`_broadcast_close_orphan`).
+        self._closing: set[int] = set()
         #: Automatic captions per session (transcription.py), when an engine is configured.
         self.transcribers: dict[int, RoomTranscriber] = {}
         #: Finished recordings per session (storage names), published when the session ends.
@@ -228,7 +230,8 @@ class MediaWorker(WorkerBroadcasts):
             link=self.cascade.address if self.cascade is not None else ""))
 
     async def _heartbeats(self) -> None:
-        """Announce this worker; notice a drain request; move the sessions of dead workers."""
+        """Announce this worker; notice a drain request; move the sessions of dead workers;
+        close the broadcasts nobody continued (`_broadcast_orphans_sweep`)."""
         assert self.registry is not None
         while not self._stopping:
             await asyncio.sleep(heartbeat_seconds())
@@ -239,6 +242,7 @@ class MediaWorker(WorkerBroadcasts):
                 for worker_id, session_ids in (await self.registry.reap()).items():
                     for session_id in session_ids:
                         await media_moved(session_id, worker_id=worker_id, reason="worker_lost")
+                await self._broadcast_orphans_sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -611,7 +615,7 @@ class MediaWorker(WorkerBroadcasts):
 
     async def _session_ended(self, session_id: int) -> None:
         await self._record_stop(session_id)
-        await self._broadcast_stop(session_id)
+        await self._broadcast_end(session_id)  # also one handed over that nobody continued
         await self._stop_captions(session_id)
         names = self.finished.pop(session_id, []) + await self._recover_pieces(session_id)
         if names:

@@ -247,6 +247,28 @@ async def test_the_hosts_stop_ends_a_handed_over_broadcast_no_worker_continued(p
     await db(assert_one_recording_of_every_part, live, stored["720p"])
 
 
+async def test_a_handed_over_broadcast_nobody_continued_is_closed_and_recorded_when_the_session_ends(people, clients):
+    """Handed over, nobody's media came back, and the host ends the session for everyone:
+    the worker that hears the end closes the stored playlists, makes the one MP4 of what
+    they list and turns the room's notice off (before: open playlists, no recording)."""
+    from sessions.media.broadcast_outcomes import broadcast_current
+    from sessions.media.embedded import ensure_in_process_worker
+
+    live, host, amina, folder = await _broadcasting(people, clients)
+    await asyncio.sleep(3)
+    worker = await ensure_in_process_worker(live.pk)
+    await worker.broadcasts.pop(live.pk).hand_over()  # what `_broadcast_leave` does when another worker lives
+    before = await db(stored_playlists_now, folder)
+    await host.send("room.end")
+    await _kept_recording(live)
+    after = await db(stored_playlists_now, folder)
+    for name, text in after.items():
+        assert text.rstrip().endswith("#EXT-X-ENDLIST"), (name, text)
+        assert playlist_segments(text) == playlist_segments(before[name]) and len(playlist_segments(text)) >= 1
+    await db(assert_one_recording_of_every_part, live, after["720p"])
+    assert await db(broadcast_current, session_id=live.pk) == {"active": False, "folder": folder}
+
+
 @pytest.mark.realservices
 async def test_a_draining_worker_hands_its_broadcast_over_before_anyone_can_reach_the_next_worker(
     people, clients, registry_workers, settings
@@ -306,6 +328,45 @@ async def test_a_draining_worker_hands_its_broadcast_over_before_anyone_can_reac
         await host.send("media.broadcast", action="stop")
         await lukas.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 20)
         assert await registry.broadcast_owner(live.pk) == ""
+    finally:
+        await registry.close()
+
+
+@pytest.mark.realservices
+async def test_when_the_session_ends_a_handed_over_broadcast_is_closed_by_a_worker_that_never_carried_it(
+    people, clients, registry_workers, settings
+):
+    """A drain hands the broadcast over, nobody's media reaches the next worker (which never
+    carried the session, so it does not hear the session's events), and the host ends the
+    session well within the grace: that worker's sweep closes the broadcast at once."""
+    from sessions.media.broadcast_outcomes import broadcast_current
+    from sessions.media.placement import WorkerRegistry
+
+    settings.BROADCAST_ORPHAN_GRACE_SECONDS = 120
+    a = await registry_workers("wa")
+    live = await db(make_session, people)
+    host = await clients(people.tanaka, live.pk)
+    assert (await host.join(ToneTrack(), MovingVideoTrack()))["worker"] == "wa"
+    await host.send("media.broadcast", action="start")
+    notice = await host.expect(lambda m: m["type"] == "media.broadcast" and m["data"]["active"], FIRST_PLAYLIST_SECONDS)
+    folder = notice["data"]["folder"]
+    b = await registry_workers("wb")
+    await asyncio.sleep(2)
+    await a.drain(timeout=0)
+    registry = WorkerRegistry(settings.REDIS_URL)
+    try:
+        assert await registry.broadcast_owner(live.pk) == "", "handed over"
+        await asyncio.sleep(1.5)  # a sweep or two: an orphan within its grace stays as it is
+        assert "#EXT-X-ENDLIST" not in await db(stored_text, f"{folder}/720p/index.m3u8")
+        ended = time.monotonic()
+        await host.send("room.end")
+        await _kept_recording(live)
+        assert time.monotonic() - ended < 10
+        stored = await db(stored_playlists_now, folder)
+        assert all(text.rstrip().endswith("#EXT-X-ENDLIST") and playlist_segments(text) for text in stored.values()), stored
+        await db(assert_one_recording_of_every_part, live, stored["720p"])
+        assert await db(broadcast_current, session_id=live.pk) == {"active": False, "folder": folder}
+        assert live.pk not in b.broadcasts and await registry.broadcast_owner(live.pk) == "ended"
     finally:
         await registry.close()
 
@@ -597,6 +658,48 @@ async def test_a_drained_workers_broadcast_goes_on_on_the_next_worker_and_stays_
     gap = await asyncio.to_thread(handover_gap_seconds, folder)
     print(f"broadcast handover ({ended_by}): {gap:.0f} s between the last segment of the old worker and the next")
     assert gap < 20, gap  # what a player waits, with the people's media moving meanwhile
+
+
+@pytest.mark.realservices
+async def test_a_broadcast_nobody_continues_after_its_worker_is_killed_is_closed_and_recorded_by_a_live_worker(
+    people, separate_workers, clients, s3_default_storage
+):
+    """The broadcasting worker is killed and nobody's media comes back (the host stays in the
+    room without it, as a viewer of the broadcast would): after the grace the other worker
+    closes the playlists on S3, makes the one MP4 and turns the notice off, once."""
+    import signal
+
+    from sessions.media.broadcast_outcomes import broadcast_current
+    from tests.sessions.media.test_placement import live_workers, peer_session
+
+    grace = {"BROADCAST_ORPHAN_GRACE_SECONDS": "2"}
+    live = await peer_session(people)
+    amina = await clients(people.amina, live.pk)  # the host
+    first = separate_workers(**grace)
+    (a,) = await live_workers(1)
+    assert (await amina.join(ToneTrack(), MovingVideoTrack()))["worker"] == a.id
+    await amina.send("media.broadcast", action="start")
+    notice = await amina.expect(lambda m: m["type"] == "media.broadcast" and m["data"]["active"], 20)
+    folder = notice["data"]["folder"]
+    separate_workers(**grace)
+    await live_workers(2)
+    await asyncio.sleep(2)
+    first.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    off = await amina.expect(lambda m: m["type"] == "media.broadcast" and not m["data"]["active"], 40)
+    notice_off = time.monotonic() - killed
+    assert off["data"] == {"active": False, "folder": folder}, off
+    await _kept_recording(live)
+    recorded = time.monotonic() - killed
+    stored = await db(stored_playlists_now, folder)
+    assert all(text.rstrip().endswith("#EXT-X-ENDLIST") and playlist_segments(text) for text in stored.values()), stored
+    await db(assert_one_recording_of_every_part, live, stored["720p"])
+    await asyncio.sleep(1.5)  # more sweeps: nobody closes it again
+    assert [m["data"]["active"] for m in amina.messages if m["type"] == "media.broadcast"] == [True, False]
+    assert await db(lambda: SessionRecording.objects.filter(session=live).count()) == 1
+    assert not (await db(broadcast_current, session_id=live.pk))["active"]
+    print(f"orphaned broadcast (kill, grace 2 s): notice off after {notice_off:.1f} s, MP4 kept after {recorded:.1f} s")
+    assert recorded < 25, recorded
 
 
 def handover_gap_seconds(folder: str) -> float:
