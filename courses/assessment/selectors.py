@@ -28,7 +28,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from courses.curriculum.selectors import course_can_edit, course_visible_to
+from courses.curriculum.selectors import CourseCompletion, course_can_edit, course_visible_to, courses_completed
 from courses.library.selectors import material_visible_to
 from courses.models import (
     Answer,
@@ -424,6 +424,74 @@ def course_passers(*, course: Course, user_ids: Iterable[int]) -> set[int]:
     return set(passers)
 
 
+def courses_passed(*, user_ids: Iterable[int], course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
+    """Per learner, the courses for which `course_passed` holds (every counted set passed,
+    by a graded attempt), and when: the moment the last of its sets was first passed.
+    An attempt passed when it arrived (`received_at`, the server's clock: `answered_at` is
+    the device's) or, with short answers, when the last of them was marked. Two queries
+    whatever the number of learners and courses (their passed attempts, then the counted
+    sets of the courses those attempts belong to), so a course list or a portfolio reads
+    all its courses at once. No permission check: it reads the learners' own attempts."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    attempts = Attempt.objects.filter(
+        user_id__in=ids, status=AttemptStatus.GRADED, passed=True, question_set__in=question_sets_with_questions()
+    )
+    if course_ids is not None:
+        attempts = attempts.filter(question_set__module__course_id__in=list(course_ids))
+    first_pass: dict[tuple[int, int], datetime] = {}  # (user, set) -> when first passed
+    courses: set[int] = set()
+    rows = attempts.annotate(marked=Max("answers__marked_at")).values_list(
+        "user_id", "question_set_id", "question_set__module__course_id", "received_at", "marked"
+    )
+    for user_id, set_id, course_id, received_at, marked_at in rows:
+        at = max(received_at, marked_at) if marked_at else received_at
+        key = (user_id, set_id)
+        first_pass[key] = min(first_pass.get(key, at), at)
+        courses.add(course_id)
+    sets_of: dict[int, list[int]] = {}
+    for course_id, set_id in question_sets_with_questions().filter(module__course_id__in=courses).values_list(
+        "module__course_id", "pk"
+    ):
+        sets_of.setdefault(course_id, []).append(set_id)
+    found = []
+    for user_id in ids:
+        for course_id, set_ids in sets_of.items():
+            times = [first_pass.get((user_id, set_id)) for set_id in set_ids]
+            if all(times):
+                found.append(CourseCompletion(user_id=user_id, course_id=course_id, completed_at=max(times)))  # type: ignore[type-var]
+    return found
+
+
+def course_completions(*, user_ids: Iterable[int], course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
+    """The courses each learner completed, by the course's own criterion (the one its
+    certificate asks, `sessions.record.services.course_certificate_criterion`): a course
+    with question sets when every set is passed (`courses_passed`; items ticked done do
+    not count, a learner ticks those themselves), a course without any when every item is
+    done (`courses_completed`). `completed_at` is when that happened. What the course
+    page, the course list and the portfolio show as "Course completed". Five queries."""
+    ids = list(user_ids)
+    if not ids:
+        return []
+    passed = courses_passed(user_ids=ids, course_ids=course_ids)
+    by_items = courses_completed(user_ids=ids, course_ids=course_ids)
+    assessed = set(
+        question_sets_with_questions()
+        .filter(module__course_id__in={c.course_id for c in by_items})
+        .values_list("module__course_id", flat=True)
+    )
+    return passed + [c for c in by_items if c.course_id not in assessed]
+
+
+def course_completed_at(*, user: AnyUser, course_ids: Iterable[int]) -> dict[int, datetime]:
+    """For one viewer, when they completed each of `course_ids` (`course_completions`);
+    courses not completed are absent. Anonymous viewers completed nothing."""
+    if not user.is_authenticated:
+        return {}
+    return {c.course_id: c.completed_at for c in course_completions(user_ids=[user.pk], course_ids=list(course_ids))}
+
+
 # -- faculty ---------------------------------------------------------------------------------
 
 
@@ -457,3 +525,91 @@ def question_set_for_faculty(*, user: AnyUser, question_set_id: int) -> Question
     question_set = question_set_get(user=user, question_set_id=question_set_id)
     require_faculty(user=user, course=question_set.module.course)
     return question_set
+
+
+@dataclass
+class QuestionVersionView:
+    """One version of a question on its history page: `question` (with `created_by`,
+    `retired_by` and its options prefetched) and how many attempts answered it."""
+
+    question: Question
+    options: list[AnswerOption]
+    attempts: int
+
+    @property
+    def is_current(self) -> bool:
+        return self.question.retired_at is None
+
+
+@dataclass
+class QuestionHistory:
+    question_set: QuestionSet
+    versions: list[QuestionVersionView]  # newest first
+
+    @property
+    def current(self) -> Question | None:
+        """The version learners are asked now; None once the question was removed."""
+        return next((v.question for v in self.versions if v.is_current), None)
+
+    @property
+    def removed(self) -> bool:
+        return self.current is None
+
+
+def question_history(*, user: AnyUser, course_id: int, question_set_id: int, question_id: int) -> QuestionHistory:
+    """Every version of a question, current and retired, newest first, for the course's
+    faculty (as Moodle's question "History"): its text, options and answer key, who
+    wrote it and when, and how many attempts answered it (an attempt keeps the version
+    it answered, so this is what an edit left in place). `question_id` may name any
+    version of this set; versions in another set of the course (the question was moved
+    there, `services.question_transfer`) are listed too. A learner gets `not_course_faculty` (403) and anyone who cannot open the
+    course, or a question of another set or a set of another course, `not_found` (404),
+    as on the other faculty pages."""
+    question_set = question_set_for_faculty(user=user, question_set_id=question_set_id)
+    if question_set.module.course_id != course_id:
+        raise PermissionRefused(_("This question set does not exist or is not open to you."), code="not_found")
+    asked = Question.objects.filter(pk=question_id, question_set=question_set).values_list("pk", "origin_id").first()
+    if asked is None:
+        raise PermissionRefused(_("This question does not exist or is not open to you."), code="not_found")
+    lineage = asked[1] or asked[0]
+    # A question moved to another set of the course has its later versions there.
+    versions = Question.objects.filter(pk=lineage) | Question.objects.filter(origin_id=lineage)
+    rows = (
+        versions.select_related("created_by", "retired_by", "question_set")
+        .annotate(attempts=Count("answers"))
+        .prefetch_related(Prefetch("options", AnswerOption.objects.order_by("position", "pk")))
+        .order_by("-version", "-pk")
+    )
+    return QuestionHistory(
+        question_set=question_set,
+        versions=[
+            QuestionVersionView(question=row, options=list(row.options.all()), attempts=row.attempts)
+            for row in rows
+        ],
+    )
+
+
+@dataclass
+class RemovedQuestion:
+    question: Question  # its last version in this set
+    moved_to: QuestionSet | None  # the set of the course that asks it now, if it was moved
+
+
+def questions_removed(*, question_set: QuestionSet) -> list[RemovedQuestion]:
+    """The last version of each question taken out of the set (retired with no current
+    version after it in this set), newest removal first, with the set it was moved to
+    if any: the editor links to their history. Two queries.
+    Precondition: the caller checked the viewer is the course's faculty."""
+    latest: dict[int, Question] = {}
+    for row in question_set.questions.order_by("version", "pk"):
+        latest[row.lineage] = row
+    gone = {lineage: row for lineage, row in latest.items() if row.retired_at is not None}
+    moved: dict[int, QuestionSet] = {}
+    if gone:
+        elsewhere = Question.objects.filter(retired_at__isnull=True, question_set__module__course_id=question_set.module.course_id)
+        for row in elsewhere.filter(origin_id__in=list(gone)).exclude(question_set=question_set).select_related("question_set"):
+            moved[row.lineage] = row.question_set
+    return [
+        RemovedQuestion(question=row, moved_to=moved.get(lineage))
+        for lineage, row in sorted(gone.items(), key=lambda pair: (pair[1].retired_at, pair[1].pk), reverse=True)
+    ]

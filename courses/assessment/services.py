@@ -47,6 +47,7 @@ from courses.models import (
     Question,
     QuestionKind,
     QuestionSet,
+    question_lineages_keep,
 )
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import User
@@ -108,9 +109,14 @@ def question_set_update(
 
 
 def question_set_delete(*, by: User, question_set: QuestionSet) -> None:
+    """Delete a set with its questions and attempts. A question moved from it to another
+    set (`question_transfer`) keeps its versions there: their `origin` is re-pointed to
+    the earliest of them first, since the cascade from the origin row would delete them."""
     course = question_set.module.course
     require_faculty(user=by, course=course)
-    question_set.delete()
+    with transaction.atomic():
+        question_lineages_keep(leaving=QuestionSet.objects.filter(pk=question_set.pk))
+        question_set.delete()
     course_event_emit(kind="course.outline_changed", course_id=course.pk)
 
 
@@ -205,12 +211,15 @@ def _renumber(question_set: QuestionSet, order: Sequence[Question] | None = None
 
 
 def _question_create(
-    question_set: QuestionSet, clean: "_CleanQuestion", *, position: int, origin_id: int | None = None, version: int = 1
+    question_set: QuestionSet, clean: "_CleanQuestion", *, by: User, position: int, origin_id: int | None = None,
+    version: int = 1, at: datetime | None = None,
 ) -> Question:
     """A question row and its options from checked fields: a new question, or the next
-    version of one (`origin_id` names its first version)."""
+    version of one (`origin_id` names its first version), written by `by` at `at`."""
     question = Question.objects.create(
         question_set=question_set,
+        created_by=by,
+        created_at=at or timezone.now(),
         kind=clean.kind,
         prompt=clean.prompt,
         image=clean.image,
@@ -246,7 +255,7 @@ def question_add(
         count = current_questions(question_set).count()
         if count >= MAX_QUESTIONS:
             raise InvalidRequest(_("A question set has at most %(n)d questions.") % {"n": MAX_QUESTIONS}, code="too_many")
-        question = _question_create(question_set, clean, position=count)
+        question = _question_create(question_set, clean, by=by, position=count)
         course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
     return question
 
@@ -310,10 +319,12 @@ def question_update(
         if _same_as(question, clean):
             return QuestionEdit(question=question, changed=False)
         answered = Answer.objects.filter(question=question).count()
-        question.retired_at = timezone.now()
-        question.save(update_fields=["retired_at"])
+        question.retired_at, question.retired_by = timezone.now(), by
+        question.save(update_fields=["retired_at", "retired_by"])
+        # Dated as the old one was retired: the history reads one moment for both.
         current = _question_create(
-            question_set, clean, position=question.position, origin_id=question.lineage, version=question.version + 1
+            question_set, clean, by=by, position=question.position, origin_id=question.lineage,
+            version=question.version + 1, at=question.retired_at,
         )
         course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
     logger.info("question set %s question %s is version %s of %s (%s answers kept)", question_set.pk, current.pk,
@@ -343,6 +354,57 @@ def question_move(*, by: User, question: Question, offset: int) -> None:
         course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": question_set.pk})
 
 
+def question_transfer(*, by: User, question: Question, to_set: QuestionSet) -> Question:
+    """Move a current question to the end of another set of the same course; returns the
+    version now asked there.
+
+    The move is a new version of the question in the target set (same `origin`, the next
+    `version`, the same text, options and key), and the moved row is retired where it
+    was, as an edit retires it. Why not change the row's set: attempts at the old set
+    answered that row, so it stays in the old set with them (their results, scores and
+    that set's statistics are unchanged), and an answer to it still on its way from an
+    offline learner of the old set is marked as after a removal
+    (`selectors.attempt_questions`, within the late-answer window); the question's
+    history (`selectors.question_history`) lists its versions in both sets. Both sets'
+    row locks are taken in id order (as submissions take one), so a move cannot
+    interleave with an attempt or an edit of either set, nor deadlock with a move the
+    other way.
+    """
+    from_set = question.question_set
+    course = from_set.module.course
+    require_faculty(user=by, course=course)
+    if to_set.module.course_id != course.pk:
+        raise InvalidRequest(_("A question moves only to another question set of the same course."), code="bad_move")
+    if to_set.pk == from_set.pk:
+        raise InvalidRequest(_("Choose another question set to move the question to."), code="bad_move")
+    with transaction.atomic():
+        for locked in sorted((from_set.pk, to_set.pk)):
+            QuestionSet.objects.select_for_update().filter(pk=locked).first()
+        question = Question.objects.select_for_update().get(pk=question.pk)  # no outer join: PostgreSQL refuses one
+        if question.retired_at is not None:
+            raise InvalidRequest(_("This version of the question is no longer asked."), code="retired_question")
+        count = current_questions(to_set).count()
+        if count >= MAX_QUESTIONS:
+            raise InvalidRequest(_("A question set has at most %(n)d questions.") % {"n": MAX_QUESTIONS}, code="too_many")
+        question.retired_at, question.retired_by = timezone.now(), by
+        question.save(update_fields=["retired_at", "retired_by"])
+        clean = _CleanQuestion(
+            kind=question.kind, prompt=question.prompt, points=question.points, model_answer=question.model_answer,
+            image=question.image,
+            options=[OptionDraft(o.text, o.is_correct, o.feedback) for o in question.options.order_by("position", "pk")],
+        )
+        moved = _question_create(
+            to_set, clean, by=by, position=count, origin_id=question.lineage, version=question.version + 1,
+            at=question.retired_at,
+        )
+        _renumber(from_set)
+        for changed in (from_set, to_set):
+            course_event_emit(kind="course.outline_changed", course_id=course.pk, data={"question_set_id": changed.pk})
+    logger.info("question %s moved from set %s to set %s as question %s (version %s)", question.pk, from_set.pk,
+                to_set.pk, moved.pk, moved.version)
+    return moved
+
+
 def question_remove(*, by: User, question: Question) -> None:
     """Take a question out of the set: retired, not deleted (as an edit retires the old
     version), so attempts that answered it keep their answers, feedback and scores, and an
@@ -351,7 +413,7 @@ def question_remove(*, by: User, question: Question) -> None:
     require_faculty(user=by, course=question_set.module.course)
     with transaction.atomic():
         QuestionSet.objects.select_for_update().filter(pk=question_set.pk).first()
-        Question.objects.filter(pk=question.pk).update(retired_at=timezone.now())
+        Question.objects.filter(pk=question.pk).update(retired_at=timezone.now(), retired_by=by)
         _renumber(question_set)
     course_event_emit(kind="course.outline_changed", course_id=question_set.module.course_id)
 

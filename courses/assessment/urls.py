@@ -26,5 +26,15 @@ urlpatterns = [
         views.question_move,
         name="quiz-question-move",
     ),
+    path(
+        "<int:course_id>/quizzes/<int:set_id>/questions/<int:question_id>/history/",
+        views.question_history_page,
+        name="quiz-question-history",
+    ),
+    path(
+        "<int:course_id>/quizzes/<int:set_id>/questions/<int:question_id>/transfer/",
+        views.question_transfer,
+        name="quiz-question-transfer",
+    ),
     path("<int:course_id>/quizzes/<int:set_id>/statistics/", views.statistics_page, name="quiz-statistics"),
 ]

@@ -203,6 +203,8 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
         else:
             messages.success(request, _("Question added."))
             return HttpResponseRedirect(request.path + "#add-question", status=303)
+    question_views = selectors.question_set_questions(user=request.user, question_set=question_set)
+    transferred = _int_or_none(request.GET.get("transferred"))
     return render(
         request,
         "assessment/edit.html",
@@ -211,10 +213,14 @@ def edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id: int) ->
             "question_set": question_set,
             "set_form": set_form,
             "question_form": question_form,
-            "questions": [
-                (view, answered.get(view.question.pk, 0))
-                for view in selectors.question_set_questions(user=request.user, question_set=question_set)
-            ],
+            "questions": [(view, answered.get(view.question.pk, 0)) for view in question_views],
+            "removed": selectors.questions_removed(question_set=question_set),
+            "other_sets": [s for s in selectors.question_sets_of_course(course=course) if s.pk != question_set.pk],
+            # After a move to another set, focus goes to the question now in its place (or the last).
+            "transfer_focus": (
+                question_views[min(transferred, len(question_views) - 1)].question.pk
+                if transferred is not None and question_views else None
+            ),
             # After a move (a plain form post), focus goes back to the moved question's button.
             "moved": _int_or_none(request.GET.get("moved")),
             "moved_direction": request.GET.get("direction", ""),
@@ -274,6 +280,23 @@ def question_edit_page(request: AuthenticatedHttpRequest, course_id: int, set_id
     )
 
 
+@require_GET
+@login_required
+@_refusals
+def question_history_page(
+    request: AuthenticatedHttpRequest, course_id: int, set_id: int, question_id: int
+) -> HttpResponse:
+    """Every version of a question, newest first (any version's id opens it)."""
+    history = selectors.question_history(
+        user=request.user, course_id=course_id, question_set_id=set_id, question_id=question_id
+    )
+    return render(
+        request,
+        "assessment/question_history.html",
+        {"course": history.question_set.module.course, "question_set": history.question_set, "history": history},
+    )
+
+
 @require_POST
 @login_required
 @_refusals
@@ -295,6 +318,30 @@ def question_move(request: AuthenticatedHttpRequest, course_id: int, set_id: int
     return HttpResponseRedirect(
         reverse("quiz-edit", args=[course_id, set_id]) + f"?moved={question.pk}&direction={direction}", status=303
     )
+
+
+@require_POST
+@login_required
+@_refusals
+def question_transfer(request: AuthenticatedHttpRequest, course_id: int, set_id: int, question_id: int) -> HttpResponse:
+    """Move a question to another set of the course (POST `to_set`); works as a plain form.
+    Back on this set's editor, the keyboard is on the same control of the question now in
+    the moved one's place (or of the last question), as after a move up or down."""
+    question_set = _set_in_course(request, course_id, set_id)
+    question = get_object_or_404(Question, pk=question_id, question_set=question_set)
+    editor = reverse("quiz-edit", args=[course_id, set_id])
+    to_set_id = _int_or_none(request.POST.get("to_set"))
+    to_set = QuestionSet.objects.select_related("module").filter(pk=to_set_id).first() if to_set_id else None
+    try:
+        if to_set is None:
+            raise InvalidRequest(_("Choose another question set to move the question to."), code="bad_move")
+        services.question_transfer(by=request.user, question=question, to_set=to_set)
+    except InvalidRequest as error:
+        messages.error(request, error.message)
+        return HttpResponseRedirect(editor, status=303)
+    messages.success(request, _("Question moved to %(title)s, at its end. Attempts already made keep it where it was.")
+                     % {"title": to_set.title})
+    return HttpResponseRedirect(f"{editor}?transferred={question.position}", status=303)
 
 
 @require_POST

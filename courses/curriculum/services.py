@@ -29,6 +29,8 @@ from courses.models import (
     Module,
     ModuleItem,
     ProgressStatus,
+    QuestionSet,
+    question_lineages_keep,
 )
 from server.people.errors import InvalidRequest, PermissionRefused
 from server.people.models import Institution, User
@@ -191,11 +193,14 @@ def module_update(*, by: User, module: Module, title: str, summary: str = "") ->
 
 
 def module_remove(*, by: User, module: Module) -> None:
-    """Remove a module and its items (learners' progress on them goes too)."""
+    """Remove a module and its items (learners' progress on them goes too) and its question
+    sets; a question moved from one of them to another module's set stays there with its
+    later versions (`question_lineages_keep`)."""
     course = module.course
     _require_editor(by, course)
     with transaction.atomic():
         course = _locked_course(course)
+        question_lineages_keep(leaving=QuestionSet.objects.filter(module=module))
         module.delete()
         _renumber(list(course.modules.order_by("position", "pk")))
         course_event_emit(kind="course.outline_changed", course_id=course.pk)

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from courses.assessment.selectors import course_completed_at
 from courses.library.selectors import material_visible_to
 from courses.models import Course, MaterialVersion, Module, ModuleItem
 from server.people.errors import InvalidRequest, PermissionRefused
@@ -83,11 +84,15 @@ def course_list(request: HttpRequest) -> HttpResponse:
     courses = selectors.courses_visible_to(user=request.user).filter(is_published=True).order_by("title", "pk")
     # The list grows with every school that shares: a page at a time on a paid-by-the-MB phone.
     page = Paginator(courses, COURSES_PER_PAGE).get_page(request.GET.get("page"))
+    listed = list(page.object_list)
+    completed = course_completed_at(user=request.user, course_ids=[course.pk for course in listed])
     return render(
         request,
         "curriculum/course_list.html",
         {
-            "courses": page.object_list,
+            "courses": listed,
+            # (course, when the viewer completed it or None): completed ones say so.
+            "rows": [(course, completed.get(course.pk)) for course in listed],
             "page": page,
             "my_courses": selectors.courses_edited_by(user=request.user),
             "can_build": selectors.user_can_build_courses(user=request.user),
@@ -103,7 +108,12 @@ def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
     return render(
         request,
         "curriculum/course_detail.html",
-        {"course": course, "outline": outline, "bundle_size": bundle_size_estimate(outline=outline)},
+        {
+            "course": course,
+            "outline": outline,
+            "bundle_size": bundle_size_estimate(outline=outline),
+            "completed_at": course_completed_at(user=request.user, course_ids=[course.pk]).get(course.pk),
+        },
     )
 
 

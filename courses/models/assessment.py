@@ -38,6 +38,7 @@ __all__ = [
     "Attempt",
     "AttemptStatus",
     "Answer",
+    "question_lineages_keep",
 ]
 
 
@@ -96,6 +97,15 @@ class Question(models.Model):
     #: Set when a newer version replaced this one or it was removed after being answered:
     #: kept for the attempts that answered it, no longer asked.
     retired_at = models.DateTimeField(null=True, blank=True)
+    #: Who wrote this version and when (null on versions saved before they were recorded).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
+    #: Who replaced or removed this version (with `retired_at`), for its history page.
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["question_set", "position", "pk"]
@@ -108,6 +118,24 @@ class Question(models.Model):
     def lineage(self) -> int:
         """The id shared by every version of this question (its first version's)."""
         return self.origin_id or self.pk
+
+
+def question_lineages_keep(*, leaving: models.QuerySet[QuestionSet]) -> None:
+    """Before the sets `leaving` are deleted: a question moved out of one of them to a set
+    that stays keeps its versions there. Their `origin` (the first version, in a deleted
+    set) would cascade them away, so the earliest of them becomes the origin of the rest.
+    Called by every path that deletes a question set (the set, its module); the caller
+    holds a transaction."""
+    outside = (
+        Question.objects.filter(origin__question_set__in=leaving)
+        .exclude(question_set__in=leaving)
+        .order_by("version", "pk")
+        .values_list("pk", "origin_id")
+    )
+    heads: dict[int, int] = {}
+    for pk, origin_id in outside:
+        head = heads.setdefault(origin_id, pk)
+        Question.objects.filter(pk=pk).update(origin_id=None if head == pk else head)
 
 
 class AnswerOption(models.Model):

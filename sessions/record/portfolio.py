@@ -6,7 +6,9 @@ shared them; consults show as counts and specialties only, never a title or anyt
 about a patient (consult titles and notes may describe one). Cases presented are the
 case conferences the student presented (their session titles and specialties).
 Competencies are the tags of the library materials behind what they did: the cases of
-the sessions they attended and the items of the courses they completed.
+the sessions they attended and the items of the courses they completed. A course is
+completed by its own criterion (`courses.assessment.selectors.course_completions`, the
+one its certificate asks): every question set passed, or, without any, every item done.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from courses.curriculum.selectors import courses_completed
+from courses.assessment.selectors import course_completions
 from courses.models import Course, Material, ModuleItem
 from server.people.http import AnyUser
 from server.people.models import Membership, User
@@ -113,7 +115,7 @@ def portfolio_read(*, viewer: AnyUser, owner: User, through_link: bool = False) 
         LiveSession.objects.filter(presenter=owner, kind=SessionKind.CASE_CONFERENCE).exclude(status=SessionStatus.CANCELLED)
         .order_by("-starts_at")
     )
-    completions = courses_completed(user_ids=[owner.pk])
+    completions = course_completions(user_ids=[owner.pk])
     titles = dict(Course.objects.filter(pk__in=[c.course_id for c in completions]).values_list("pk", "title"))
     portfolio.courses = sorted(((titles.get(c.course_id, ""), c.completed_at) for c in completions), key=lambda pair: str(pair[1]), reverse=True)
     reflections = Reflection.objects.filter(author=owner).select_related("session").order_by("-created_at")

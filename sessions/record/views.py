@@ -222,7 +222,10 @@ def _portfolio_sections(portfolio: Portfolio) -> list[tuple[str, list[str]]]:
         (_("Peer exchanges"), [str(portfolio.peer_exchanges)]),
         (_("Consults (counts and specialties only)"), consults),
         (_("Cases presented"), [f"{c.title} · {c.specialty}" for c in portfolio.cases_presented]),
-        (_("Courses completed"), [title for title, _when in portfolio.courses]),
+        (_("Courses completed"), [
+            f"{title} · {formats.date_format(timezone.localtime(when), 'DATE_FORMAT')}" if when else title
+            for title, when in portfolio.courses
+        ]),
         (_("Reflections"), [f"{r.session.title}: {r.body}" for r in portfolio.reflections]),
         (_("Competencies covered"), [f"{name} ({count})" for name, count in portfolio.competencies]),
     ]

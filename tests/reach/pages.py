@@ -86,6 +86,32 @@ def _quiz_path(people: SimpleNamespace, suffix: str) -> str:
     return f"/courses/{quiz.module.course_id}/quizzes/{quiz.pk}/{suffix}"
 
 
+def _question_history_path(people: SimpleNamespace) -> str:
+    """The history page of a demo question with two versions.
+
+    The demo seeds no edit, so the first time this edits the demo set's multiple-choice
+    question through the service the editor's form calls (its author makes the prompt
+    say to choose every right option); later calls find that version.
+    """
+    from courses.assessment import services
+    from courses.assessment.services import OptionDraft
+
+    quiz = _first_quiz()
+    model = apps.get_model("courses", "Question")
+    edited = model.objects.filter(question_set=quiz, version__gt=1).order_by("pk").first()
+    if edited is None:
+        question = model.objects.filter(question_set=quiz, retired_at__isnull=True, kind="multiple").order_by("pk").first()
+        if question is None:
+            raise LookupError("The demo question set has no multiple-choice question to edit.")
+        edited = services.question_update(
+            by=quiz.module.course.owner, question=question, kind=question.kind, image=question.image,
+            prompt=f"{question.prompt} Choose every one that applies.", points=question.points,
+            model_answer=question.model_answer,
+            options=[OptionDraft(o.text, o.is_correct, o.feedback) for o in question.options.order_by("position", "pk")],
+        ).question
+    return _quiz_path(people, f"questions/{edited.pk}/history/")
+
+
 def _completed_consult() -> int:
     return _first_pk("live.ConsultRequest", status="completed")
 
@@ -140,6 +166,8 @@ PAGES: list[SitePage] = [
         p, f"questions/{_first_pk('courses.Question', question_set=_first_quiz(), retired_at__isnull=True)}/edit/"
     ), budget_kb=60),
     SitePage("marking", "adebayo", lambda p: f"/courses/{_first_quiz().module.course_id}/assessment/marking/", budget_kb=60),
+    # Visited after the other quiz pages: the first visit edits a demo question (see its locator).
+    SitePage("question history", "adebayo", _question_history_path, budget_kb=60),
     SitePage("consults", "chikondi", _fixed("/consults/")),
     SitePage("request a consult", "chikondi", _fixed("/consults/request/")),
     SitePage("consult roster", "mensah", _fixed("/consults/roster/")),

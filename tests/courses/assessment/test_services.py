@@ -438,3 +438,147 @@ def test_questions_move_up_and_down_and_stay_at_the_ends(people, quiz):
     assert [q.position for q in selectors.current_questions(quiz.set)] == [0, 1, 2]
     with pytest.raises(InvalidRequest):
         services.question_move(by=people.adebayo, question=quiz.ecg, offset=2)
+
+
+def test_a_questions_history_has_every_version_newest_first_with_its_author_and_attempts(people, quiz):
+    blank = {quiz.short.pk: {"text": ""}}
+    services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(),
+                            answers=blank | {quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")}})
+    second = services.question_update(
+        by=people.adebayo, question=quiz.ecg, kind=QuestionKind.SINGLE, prompt="Read this tracing.",
+        options=_new_key(quiz.ecg), image=quiz.ecg.image,
+    ).question
+    services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=blank)
+    third = services.question_update(
+        by=people.okafor, question=second, kind=QuestionKind.SINGLE, prompt="Read this tracing: what next?",
+        options=_new_key(second), image=second.image, points=2,
+    ).question
+
+    history = selectors.question_history(user=people.adebayo, course_id=quiz.course.course.pk,
+                                         question_set_id=quiz.set.pk, question_id=quiz.ecg.pk)  # any version opens it
+    assert [v.question.pk for v in history.versions] == [third.pk, second.pk, quiz.ecg.pk]
+    assert [v.attempts for v in history.versions] == [0, 1, 1]  # Tunde's blank answer counts: he was asked it
+    assert [v.is_current for v in history.versions] == [True, False, False] and history.current == third
+    assert [v.question.created_by for v in history.versions] == [people.okafor, people.adebayo, people.adebayo]
+    assert [v.question.retired_by for v in history.versions] == [None, people.okafor, people.adebayo]
+    assert history.versions[1].question.created_at == history.versions[2].question.retired_at
+    old_key = history.versions[2].options
+    assert [(o.text, o.is_correct) for o in old_key][:2] == [("Inferior STEMI", True), ("Normal ECG", False)]
+
+    services.question_remove(by=people.adebayo, question=third)
+    removed = selectors.question_history(user=people.adebayo, course_id=quiz.course.course.pk,
+                                         question_set_id=quiz.set.pk, question_id=second.pk)
+    assert removed.removed and removed.versions[0].question.retired_by == people.adebayo
+    assert [(r.question, r.moved_to) for r in selectors.questions_removed(question_set=quiz.set)] == [(third, None)]
+
+
+@pytest.mark.parametrize("who, code", [("amina", "not_course_faculty"), ("tanaka", "not_course_faculty"), ("awa", "not_found")])
+def test_only_the_course_faculty_read_a_questions_history(people, quiz, who, code):
+    with pytest.raises(PermissionRefused) as refused:
+        selectors.question_history(user=getattr(people, who), course_id=quiz.course.course.pk,
+                                   question_set_id=quiz.set.pk, question_id=quiz.ecg.pk)
+    assert refused.value.code == code
+
+
+def test_a_question_is_read_only_through_its_own_set_and_course(people, quiz):
+    other = services.question_set_create(by=people.adebayo, module=quiz.set.module, title="Another set")
+    for course_id, set_id in ((quiz.course.course.pk, other.pk), (quiz.course.course.pk + 1000, quiz.set.pk)):
+        with pytest.raises(PermissionRefused) as refused:
+            selectors.question_history(user=people.adebayo, course_id=course_id, question_set_id=set_id,
+                                       question_id=quiz.ecg.pk)
+        assert refused.value.code == "not_found"
+
+
+def test_a_course_is_completed_when_every_set_is_passed_dated_by_the_last_pass_or_mark(people, quiz):
+    from courses.curriculum.services import progress_set
+    from courses.models import ModuleItem
+
+    course = quiz.course.course
+    for item in ModuleItem.objects.filter(module__course=course):  # Tunde ticks every item: not a pass
+        progress_set(user=people.tunde, item=item, status="done")
+    failed = {quiz.ecg.pk: {"options": options(quiz.ecg, "Normal ECG")}, quiz.short.pk: {"text": ""}}
+    services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(), answers=failed)
+    passed = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(),
+                                     answers=_all_right(quiz) | {quiz.short.pk: {"text": ""}}).attempt
+    pending = services.attempt_submit(user=people.chiamaka, question_set=quiz.set, client_id=uuid.uuid4(),
+                                      answers=_all_right(quiz)).attempt
+    ids = [people.amina.pk, people.tunde.pk, people.chiamaka.pk]
+    assert {(c.user_id, c.course_id, c.completed_at) for c in selectors.course_completions(user_ids=ids)} == {
+        (people.amina.pk, course.pk, passed.received_at)
+    }
+    answer = pending.answers.get(question=quiz.short)
+    services.answer_mark(by=people.adebayo, answer=answer, points=1)
+    answer.refresh_from_db()
+    marked = selectors.course_completed_at(user=people.chiamaka, course_ids=[course.pk])
+    assert marked == {course.pk: answer.marked_at}  # passed when marked, not when sent
+    # A course without question sets is completed by doing every item, as before.
+    services.question_set_delete(by=people.adebayo, question_set=quiz.set)
+    assert {c.user_id for c in selectors.course_completions(user_ids=ids, course_ids=[course.pk])} == {people.tunde.pk}
+
+
+def test_a_question_moves_to_another_set_of_the_course_keeping_its_versions_and_answers(people, quiz):
+    blank = {quiz.short.pk: {"text": ""}}
+    before = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(),
+                                     answers=blank | {quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")}}).attempt
+    target = services.question_set_create(by=people.adebayo, module=quiz.set.module, title="ECG practice")
+    moved = services.question_transfer(by=people.adebayo, question=quiz.ecg, to_set=target)
+
+    assert (moved.question_set, moved.lineage, moved.version, moved.prompt) == (target, quiz.ecg.pk, 2, quiz.ecg.prompt)
+    assert [(o.text, o.is_correct) for o in moved.options.all()] == [(o.text, o.is_correct) for o in quiz.ecg.options.all()]
+    assert [(q.pk, q.position) for q in selectors.current_questions(quiz.set)] == [(quiz.tests.pk, 0), (quiz.short.pk, 1)]
+    assert list(selectors.current_questions(target)) == [moved]
+    result = selectors.attempt_result(user=people.amina, attempt=before)  # the past attempt is as it was
+    assert result["questions"][0]["prompt"] == "What does this ECG show?" and result["questions"][0]["awarded"] == 1.0
+    # A learner who opened the old set before the move still has the question marked there.
+    late = services.attempt_submit(user=people.tunde, question_set=quiz.set, client_id=uuid.uuid4(),
+                                   answers={quiz.ecg.pk: {"options": options(quiz.ecg, "Inferior STEMI")}})
+    assert late.attempt.score == 1.0
+    history = selectors.question_history(user=people.adebayo, course_id=quiz.course.course.pk,
+                                         question_set_id=target.pk, question_id=moved.pk)
+    assert [(v.question.pk, v.question.question_set_id, v.attempts) for v in history.versions] == [
+        (moved.pk, target.pk, 0), (quiz.ecg.pk, quiz.set.pk, 2)
+    ]
+    [removed] = selectors.questions_removed(question_set=quiz.set)
+    assert (removed.question.pk, removed.moved_to) == (quiz.ecg.pk, target)
+
+
+def test_a_question_moves_only_to_another_set_of_its_course_by_its_faculty(people, quiz):
+    from courses.curriculum.services import course_create, module_add
+
+    other_course = course_create(by=people.adebayo, institution=people.schools.lagos, title="Another course")
+    elsewhere = services.question_set_create(
+        by=people.adebayo, module=module_add(by=people.adebayo, course=other_course, title="One"), title="Elsewhere"
+    )
+    sibling = services.question_set_create(by=people.adebayo, module=quiz.set.module, title="Sibling")
+    for to_set in (elsewhere, quiz.set):
+        with pytest.raises(InvalidRequest) as refused:
+            services.question_transfer(by=people.adebayo, question=quiz.ecg, to_set=to_set)
+        assert refused.value.code == "bad_move"
+    with pytest.raises(PermissionRefused) as learner:
+        services.question_transfer(by=people.amina, question=quiz.ecg, to_set=sibling)
+    assert learner.value.code == "not_course_faculty"
+    services.question_remove(by=people.adebayo, question=quiz.short)
+    with pytest.raises(InvalidRequest) as retired:
+        services.question_transfer(by=people.adebayo, question=quiz.short, to_set=sibling)
+    assert retired.value.code == "retired_question"
+    assert not sibling.questions.exists() and not elsewhere.questions.exists()
+
+
+def test_a_moved_question_outlives_the_module_or_set_it_came_from(people, quiz):
+    from courses.curriculum.services import module_remove
+
+    course = quiz.course
+    week_1 = services.question_set_create(by=people.adebayo, module=course.modules[0], title="Week 1 check")
+    moved = services.question_transfer(by=people.adebayo, question=quiz.ecg, to_set=week_1)
+    edited = services.question_update(by=people.adebayo, question=moved, kind=QuestionKind.SINGLE,
+                                      prompt="Read this tracing.", options=_new_key(moved)).question
+    module_remove(by=people.adebayo, module=Module.objects.get(pk=quiz.set.module_id))  # the lineage's origin goes
+    assert list(selectors.current_questions(week_1)) == [edited]
+    history = selectors.question_history(user=people.adebayo, course_id=course.course.pk,
+                                         question_set_id=week_1.pk, question_id=edited.pk)
+    assert [v.question.pk for v in history.versions] == [edited.pk, moved.pk]  # still one question
+
+    again = services.question_set_create(by=people.adebayo, module=course.modules[0], title="Week 1 again")
+    last = services.question_transfer(by=people.adebayo, question=edited, to_set=again)
+    services.question_set_delete(by=people.adebayo, question_set=week_1)
+    assert [(q.pk, q.version) for q in selectors.current_questions(again)] == [(last.pk, 4)]

@@ -88,7 +88,7 @@ def test_the_demo_has_a_question_set_and_its_pages_open_for_their_viewers(client
     from tests.reach.pages import page_named, seed_demo_data
 
     people = seed_demo_data()
-    for name in ("quiz", "quiz statistics", "quiz editor", "question editor", "marking"):
+    for name in ("quiz", "quiz statistics", "quiz editor", "question editor", "marking", "question history"):
         site_page = page_named(name)
         client.force_login(getattr(people, site_page.viewer(people)))
         response = client.get(site_page.path(people))
@@ -201,3 +201,85 @@ def test_only_the_course_faculty_edit_or_move_and_a_post_needs_the_csrf_token(pe
     assert strict.post(edit_url, _edit_form()).status_code == 403
     assert strict.post(move_url, {"direction": "down"}).status_code == 403
     assert not Question.objects.filter(prompt="Read this tracing.").exists()
+
+
+def test_faculty_open_a_questions_history_from_the_editor_and_others_are_refused(client, people, quiz):
+    course_id = quiz.course.course.pk
+    edit_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/edit/"
+    history_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/history/"
+    client.force_login(people.adebayo)
+    assert client.post(edit_url, _edit_form(image=quiz.ecg.image_id)).status_code == 303
+    new_ecg = Question.objects.get(prompt="Read this tracing.", retired_at__isnull=True)
+    editor = client.get(f"/courses/{course_id}/quizzes/{quiz.set.pk}/edit/").content.decode()
+    assert f"/questions/{new_ecg.pk}/history/" in editor
+    response = client.get(f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{new_ecg.pk}/history/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    newest, oldest = page.index("Read this tracing."), page.index("What does this ECG show?")
+    assert newest < oldest  # newest first
+    assert page.count("Current</span>") == 1 and page.index("Current</span>") < oldest
+    assert "Written by" in page and "Yes: ST elevation in II, III, aVF." in page  # the old key too
+
+    client.logout()
+    assert client.get(history_url).status_code == 302  # to the log-in page
+    for person, status in ((people.amina, 403), (people.tanaka, 403), (people.awa, 404)):
+        client.force_login(person)
+        response = client.get(history_url)
+        assert response.status_code == status, person
+        assert "Inferior STEMI" not in response.content.decode()
+    client.force_login(people.adebayo)
+    assert client.get(f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/999999/history/").status_code == 404
+
+
+def test_a_passed_course_says_course_completed_on_its_page_the_list_and_the_portfolio(client, people, quiz):
+    course = quiz.course.course
+    client.force_login(people.amina)
+    assert "Course completed" not in client.get(f"/courses/{course.pk}/").content.decode()
+    client.post(f"/courses/{course.pk}/quizzes/{quiz.set.pk}/", {
+        "client_id": str(uuid.uuid4()), f"q{quiz.ecg.pk}": options(quiz.ecg, "Inferior STEMI"),
+        f"q{quiz.tests.pk}": options(quiz.tests, "Troponin", "Repeat ECG"), f"q{quiz.short.pk}": "",
+    })
+    when = Attempt.objects.get(user=people.amina).received_at
+    page = client.get(f"/courses/{course.pk}/").content.decode()
+    assert re.search(r'id="course-completed"><strong>Course completed</strong> · on [^<]*' + str(when.year), page)
+    listing = client.get("/courses/").content.decode()
+    card = listing[listing.index(f'href="/courses/{course.pk}/"') - 40:]
+    card = card[:card.index("</li>")]
+    assert 'class="card completed"' in card and "Course completed" in card and "0 items" not in card
+    assert re.search(r'Course completed</span> <time datetime="' + str(when.year) + r"-\d\d-\d\dT", card)
+    portfolio = client.get("/record/portfolio/").content.decode()
+    assert re.search(r'id="portfolio-courses"><li>' + re.escape(course.title) + r" · <time", portfolio)
+    client.force_login(people.tunde)  # no attempt: still in progress everywhere
+    assert "Course completed" not in client.get(f"/courses/{course.pk}/").content.decode()
+    assert "Course completed" not in client.get("/courses/").content.decode()
+
+
+def test_faculty_move_a_question_to_another_set_with_a_plain_form_and_focus_stays_in_place(client, people, quiz):
+    from courses.assessment import services
+
+    course_id = quiz.course.course.pk
+    target = services.question_set_create(by=people.adebayo, module=quiz.set.module, title="ECG practice")
+    transfer_url = f"/courses/{course_id}/quizzes/{quiz.set.pk}/questions/{quiz.ecg.pk}/transfer/"
+    client.force_login(people.adebayo)
+    editor = client.get(f"/courses/{course_id}/quizzes/{quiz.set.pk}/edit/").content.decode()
+    assert f'action="{transfer_url}"' in editor and f'<option value="{target.pk}">ECG practice</option>' in editor
+
+    for person, status in ((people.amina, 403), (people.tanaka, 403), (people.awa, 404)):
+        client.force_login(person)
+        assert client.post(transfer_url, {"to_set": target.pk}).status_code == status, person
+    strict = type(client)(enforce_csrf_checks=True)
+    strict.force_login(people.adebayo)
+    assert strict.post(transfer_url, {"to_set": target.pk}).status_code == 403
+    client.force_login(people.adebayo)
+    bad = client.post(transfer_url, {"to_set": "nope"}, follow=True).content.decode()
+    assert "Choose another question set to move the question to." in bad
+    assert not target.questions.exists()
+
+    moved = client.post(transfer_url, {"to_set": target.pk})
+    assert moved.status_code == 303 and moved["Location"].endswith(f"/quizzes/{quiz.set.pk}/edit/?transferred=0")
+    page = client.get(moved["Location"]).content.decode()
+    assert "Question moved to ECG practice" in page
+    assert re.findall(r'<select name="to_set" id="to-set-(\d+)" autofocus>', page) == [str(quiz.tests.pk)]
+    assert "What does this ECG show?" in page[page.index("removed question"):]  # listed as moved, with its history
+    target_page = client.get(f"/courses/{course_id}/quizzes/{target.pk}/edit/").content.decode()
+    assert "What does this ECG show?" in target_page
