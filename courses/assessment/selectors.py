@@ -424,16 +424,22 @@ def course_passers(*, course: Course, user_ids: Iterable[int]) -> set[int]:
     return set(passers)
 
 
-def courses_passed(*, user_ids: Iterable[int], course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
+def _ids(user_ids: Iterable[int] | QuerySet) -> list[int] | QuerySet:
+    """A query of ids stays a query (one subquery in SQL); anything else becomes a list."""
+    return user_ids if isinstance(user_ids, QuerySet) else list(user_ids)
+
+
+def courses_passed(*, user_ids: Iterable[int] | QuerySet, course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
     """Per learner, the courses for which `course_passed` holds (every counted set passed,
     by a graded attempt), and when: the moment the last of its sets was first passed.
     An attempt passed when it arrived (`received_at`, the server's clock: `answered_at` is
     the device's) or, with short answers, when the last of them was marked. Two queries
     whatever the number of learners and courses (their passed attempts, then the counted
     sets of the courses those attempts belong to), so a course list or a portfolio reads
-    all its courses at once. No permission check: it reads the learners' own attempts."""
-    ids = list(user_ids)
-    if not ids:
+    all its courses at once. `user_ids` may be a query of ids (the school report's
+    learners), kept as a subquery. No permission check: it reads the learners' own attempts."""
+    ids = _ids(user_ids)
+    if not isinstance(ids, QuerySet) and not ids:
         return []
     attempts = Attempt.objects.filter(
         user_id__in=ids, status=AttemptStatus.GRADED, passed=True, question_set__in=question_sets_with_questions()
@@ -456,7 +462,7 @@ def courses_passed(*, user_ids: Iterable[int], course_ids: Iterable[int] | None 
     ):
         sets_of.setdefault(course_id, []).append(set_id)
     found = []
-    for user_id in ids:
+    for user_id in sorted({user for user, _set in first_pass}):  # only learners who passed a set
         for course_id, set_ids in sets_of.items():
             times = [first_pass.get((user_id, set_id)) for set_id in set_ids]
             if all(times):
@@ -464,15 +470,16 @@ def courses_passed(*, user_ids: Iterable[int], course_ids: Iterable[int] | None 
     return found
 
 
-def course_completions(*, user_ids: Iterable[int], course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
+def course_completions(*, user_ids: Iterable[int] | QuerySet, course_ids: Iterable[int] | None = None) -> list[CourseCompletion]:
     """The courses each learner completed, by the course's own criterion (the one its
     certificate asks, `sessions.record.services.course_certificate_criterion`): a course
     with question sets when every set is passed (`courses_passed`; items ticked done do
     not count, a learner ticks those themselves), a course without any when every item is
     done (`courses_completed`). `completed_at` is when that happened. What the course
-    page, the course list and the portfolio show as "Course completed". Five queries."""
-    ids = list(user_ids)
-    if not ids:
+    page, the course list, the portfolio and the school's report count as completed.
+    Five queries."""
+    ids = _ids(user_ids)
+    if not isinstance(ids, QuerySet) and not ids:
         return []
     passed = courses_passed(user_ids=ids, course_ids=course_ids)
     by_items = courses_completed(user_ids=ids, course_ids=course_ids)

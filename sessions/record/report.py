@@ -14,7 +14,8 @@ in docs/benchmarks.md). Learners are a school's active students and trainees.
   or whose people were in those sessions;
 - hours: time present in sessions (each attendance stretch, an open one up to the
   session's end);
-- completion: courses completed and certificates issued in the period.
+- completion: courses completed (by the course's own criterion: every question set
+  passed where it has sets, else every item done) and certificates issued in the period.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
 
-from courses.curriculum.selectors import courses_completed
+from courses.assessment.selectors import course_completions
 from server.people.errors import PermissionRefused
 from server.people.models import Institution, Membership, Role, User
 from server.people.selectors import user_can_manage_institution
@@ -108,7 +109,9 @@ def school_report_build(*, institution: Institution, since: dt.date, until: dt.d
     start, end = _bounds(since, until)
     report = SchoolReport(institution=institution, since=since, until=until)
     learners = _learners(institution)
-    completions = [c for c in courses_completed(user_ids=learners) if c.completed_at and start <= c.completed_at < end]
+    # By each course's own criterion (every question set passed, where it has sets), as the
+    # course page, the portfolio and the course certificate count it.
+    completions = [c for c in course_completions(user_ids=learners) if c.completed_at and start <= c.completed_at < end]
     completers = {c.user_id for c in completions}
     months = _month_starts(start, end)
     if USE_POSTGRESQL_AGGREGATE and connection.vendor == "postgresql" and len(months) <= MAX_BITMASK_MONTHS:

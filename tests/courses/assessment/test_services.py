@@ -516,6 +516,31 @@ def test_a_course_is_completed_when_every_set_is_passed_dated_by_the_last_pass_o
     assert {c.user_id for c in selectors.course_completions(user_ids=ids, course_ids=[course.pk])} == {people.tunde.pk}
 
 
+def test_the_school_report_counts_a_course_with_question_sets_as_completed_only_when_passed(people, quiz):
+    """The report agrees with the course page, the portfolio and the certificate: ticking
+    every item of an assessed course is not completing it."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from courses.curriculum.services import progress_set
+    from courses.models import ModuleItem
+    from sessions.record.report import school_report_build
+
+    today = timezone.localdate()
+
+    def completed() -> tuple[int, int]:
+        report = school_report_build(institution=people.schools.lagos, since=today - dt.timedelta(days=7), until=today)
+        return report.courses_completed, report.course_completers
+
+    for item in ModuleItem.objects.filter(module__course=quiz.course.course):
+        progress_set(user=people.tunde, item=item, status="done")
+    assert completed() == (0, 0)
+    services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(),
+                            answers=_all_right(quiz) | {quiz.short.pk: {"text": ""}})
+    assert completed() == (1, 1)
+
+
 def test_a_question_moves_to_another_set_of_the_course_keeping_its_versions_and_answers(people, quiz):
     blank = {quiz.short.pk: {"text": ""}}
     before = services.attempt_submit(user=people.amina, question_set=quiz.set, client_id=uuid.uuid4(),

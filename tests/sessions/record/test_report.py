@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from courses.curriculum.selectors import courses_completed
+from courses.assessment.selectors import course_completions
 from courses.models import Course, LearnerProgress, Material, Module, ModuleItem
 from server.people.errors import PermissionRefused
 from server.people.models import Institution, Membership, Role, User
@@ -114,7 +114,7 @@ def _reference_report(institution: Institution, since: dt.date, until: dt.date) 
     ]
     result.hours = round(sum(sec for _u, _s, sec in kinds.values()) / 3600, 1)
     result.by_month = sorted((month, len(users)) for month, users in months.items())
-    completions = [c for c in courses_completed(user_ids=list(learners)) if start <= c.completed_at < end]
+    completions = [c for c in course_completions(user_ids=list(learners)) if start <= c.completed_at < end]
     completers = {c.user_id for c in completions}
     result.courses_completed, result.course_completers = len(completions), len(completers)
     if completions:
