@@ -2,8 +2,11 @@
 
 - `annotation.stroke` `{deck_id, page, tool, color, width, d}` → event `annotation.stroke`
 - `annotation.erase` `{stroke}` → event `annotation.erased`
-- `annotation.undo` `{deck_id, page}` (one's newest stroke there) or `{stroke}` (one's own;
-  the host any) → event `annotation.undone`
+- `annotation.undo` `{deck_id, page}` (one's newest stroke, erase or clear there) or
+  `{stroke}` / `{action}` (one's own; the host any) → event `annotation.undone` (a stroke)
+  or `annotation.restored` (an erase or a clear)
+- `annotation.redo` `{deck_id, page}` (one's newest undo there) or `{stroke}` / `{action}`
+  → event `annotation.redone` (a stroke) or `annotation.removed` (an erase or a clear)
 - `annotation.clear` `{deck_id, page}` → event `annotation.cleared`
 - `annotation.pen` `{user_id, pen}` (host) → event `annotation.pen`
 - `annotation.pointer` `{x, y}` → ephemeral `annotation.pointer` (not stored; -1, -1 hides)
@@ -69,15 +72,32 @@ async def annotation_erase(ctx: RoomContext, message: dict[str, Any]) -> None:
     ctx.seq = await db_parallel(write)()
 
 
-@room_message("annotation.undo", fields={
+_UNDO_FIELDS = {
     "deck_id": Field("int", required=False), "page": Field("int", required=False), "stroke": Field("int", required=False),
-}, bucket="annotation")
+    "action": Field("int", required=False),
+}
+
+
+@room_message("annotation.undo", fields=_UNDO_FIELDS, bucket="annotation")
 async def annotation_undo(ctx: RoomContext, message: dict[str, Any]) -> None:
-    """Take back one's newest stroke on a page, or a named stroke (one's own; the host any)."""
+    """Take back one's newest stroke, erase or clear on a page, or a named one (one's own; the host any)."""
 
     def write() -> int | None:
         return services.stroke_undo(session=ctx.session, user=ctx.user, role=ctx.role, stroke_id=message["stroke"],
-                                    deck_id=message["deck_id"], page=message["page"], client_id=ctx.client_id or "")
+                                    action_id=message["action"], deck_id=message["deck_id"], page=message["page"],
+                                    client_id=ctx.client_id or "")
+
+    ctx.seq = await db_parallel(write)()
+
+
+@room_message("annotation.redo", fields=_UNDO_FIELDS, bucket="annotation")
+async def annotation_redo(ctx: RoomContext, message: dict[str, Any]) -> None:
+    """Do again what one's newest Undo on a page took back, or a named undone action."""
+
+    def write() -> int | None:
+        return services.action_redo(session=ctx.session, user=ctx.user, role=ctx.role, stroke_id=message["stroke"],
+                                    action_id=message["action"], deck_id=message["deck_id"], page=message["page"],
+                                    client_id=ctx.client_id or "")
 
     ctx.seq = await db_parallel(write)()
 

@@ -1,4 +1,4 @@
-"""Writes of annotation: strokes, undo, erasing, clearing a page, handing the pen, the pointer.
+"""Writes of annotation: strokes, undo and redo, erasing, clearing a page, handing the pen, the pointer.
 
 Every write is one room event (events.room_event_emit), stored and delivered to the room
 in one step, so a late joiner, a reconnecting client and the room record all read the
@@ -27,6 +27,9 @@ room_event_type("annotation.stroke", deck_id=int, page=int, tool=str, color=str,
 room_event_type("annotation.erased", deck_id=int, page=int, stroke=int, by=int)
 room_event_type("annotation.undone", deck_id=int, page=int, stroke=int, by=int)
 room_event_type("annotation.cleared", deck_id=int, page=int, by=int)
+room_event_type("annotation.redone", deck_id=int, page=int, stroke=int, by=int)
+room_event_type("annotation.restored", deck_id=int, page=int, strokes=list, undoes=int, by=int)
+room_event_type("annotation.removed", deck_id=int, page=int, strokes=list, redoes=int, by=int)
 room_event_type("annotation.pen", user_id=int, pen=bool, by=int)
 
 #: Strokes one page may hold (a page this full is no longer readable; clear it).
@@ -117,51 +120,161 @@ def stroke_erase(*, session: LiveSession, user: User, stroke_id: int, client_id:
     )
 
 
-def stroke_undo(
-    *, session: LiveSession, user: User, role: str, stroke_id: int | None = None, deck_id: int | None = None,
-    page: int | None = None, client_id: str = "",
-) -> int | None:
-    """Take back a stroke of the page on screen (Undo). Returns the event's number; None
-    when there is nothing to take back (already gone, or none of yours on that page).
+#: Events a person's Undo can take back (their event number names them: `action`).
+ACTION_EVENTS = ("annotation.stroke", "annotation.erased", "annotation.cleared")
 
-    With `deck_id` and `page`: the requester's newest stroke on that page. The server
-    picks it, not the client, because a socket's messages are handled in order: an Undo
-    sent right after a stroke, before that stroke's event came back, takes back that
-    stroke and not the one before. With `stroke_id`: that stroke, which must be the
+
+def _moderates(session: LiveSession, user: User, role: str) -> bool:
+    """The host and moderators may undo and redo anyone's strokes, erasing and clearing."""
+    return session.host_id == user.pk or "moderate" in role_permissions(role)
+
+
+def _named_action(session: LiveSession, *, stroke_id: int | None, action_id: int | None) -> tuple[int, str, dict]:
+    """The event named by `stroke` (a stroke: `unknown_stroke` otherwise) or by `action` (a
+    stroke, an erase or a clear: `unknown_action` otherwise): its number, type and payload."""
+    if stroke_id is not None:
+        return stroke_id, "annotation.stroke", _stroke_payload(session, stroke_id)
+    seq = int(action_id or 0)
+    row = RoomEvent.objects.filter(session=session, seq=seq, type__in=ACTION_EVENTS).values_list("type", "payload").first()
+    if row is None:
+        raise InvalidRequest(_("There is no such stroke, erasing or clearing."), "unknown_action")
+    return seq, row[0], row[1]
+
+
+def _check_owner(payload: dict, *, session: LiveSession, user: User, role: str, stroke: bool, redo: bool) -> None:
+    """Refuse someone else's action (`not_your_stroke` for a stroke, `not_yours` for an erase
+    or a clear) unless the requester moderates."""
+    if int(payload.get("by", 0)) == user.pk or _moderates(session, user, role):
+        return
+    if stroke:
+        raise PermissionRefused(_("You can only redo your own strokes.") if redo else _("You can only undo your own strokes."),
+                                "not_your_stroke")
+    raise PermissionRefused(
+        _("You can only redo your own erasing and clearing.") if redo else _("You can only undo your own erasing and clearing."),
+        "not_yours",
+    )
+
+
+def _page_of(
+    session: LiveSession, *, stroke_id: int | None, action_id: int | None, deck_id: int | None, page: int | None,
+    user: User, role: str, redo: bool,
+) -> tuple[int, int, int | None]:
+    """(deck, page, named action or None) of an undo or redo, refusing what the requester may not touch."""
+    if stroke_id is None and action_id is None:
+        if deck_id is None or page is None:
+            raise InvalidRequest(_("Name the stroke, or the page whose last change to take back."), "wrong_field")
+        _on_screen(session, deck_id, page)
+        return deck_id, page, None
+    named, kind, payload = _named_action(session, stroke_id=stroke_id, action_id=action_id)
+    _check_owner(payload, session=session, user=user, role=role, stroke=kind == "annotation.stroke", redo=redo)
+    deck_id, page = int(payload["deck_id"]), int(payload["page"])
+    _on_screen(session, deck_id, page)
+    return deck_id, page, named
+
+
+def _room_for(history: selectors.PageHistory, count: int) -> None:
+    """Bringing `count` strokes back must not take the page past its limit (`page_full`)."""
+    if count and len(history.on_page) + count > MAX_STROKES_PER_PAGE:
+        raise InvalidRequest(_("This page holds as many strokes as it can; clear it first."), "page_full")
+
+
+def stroke_undo(
+    *, session: LiveSession, user: User, role: str, stroke_id: int | None = None, action_id: int | None = None,
+    deck_id: int | None = None, page: int | None = None, client_id: str = "",
+) -> int | None:
+    """Take back a stroke, an erase or a clear on the page on screen (Undo). Returns the
+    event's number; None when there is nothing to take back (already taken back, or
+    nothing of yours left on that page).
+
+    With `deck_id` and `page`: the requester's newest action on that page that can still
+    be taken back (a stroke still there, an erase or a clear whose strokes are still
+    away). The server picks it, not the client, because a socket's messages are handled in
+    order: an Undo sent right after a stroke, before that stroke's event came back, takes
+    back that stroke and not the one before. With `stroke_id` (a stroke) or `action_id`
+    (a stroke, erase or clear, by its event number): that one, which must be the
     requester's (the host and moderators may take back anyone's).
 
-    Why an event of its own rather than `annotation.erased`: erasing is open to anyone
-    who may draw, undoing is the drawer's, and the record can tell a stroke taken back
-    from one rubbed out. A late joiner and the room record never see an undone stroke
-    (selectors.py replays it away). Refusals: `forbidden` (may not draw),
-    `not_your_stroke`, `unknown_stroke`, `slides_not_open`, `not_on_screen`, `wrong_field`
-    (neither a stroke nor a page named).
+    A stroke is taken back with `annotation.undone` (why not `annotation.erased`: erasing
+    is open to anyone who may draw, undoing is the drawer's, and the record can tell a
+    stroke taken back from one rubbed out). An erase or a clear is taken back with
+    `annotation.restored`, which names the strokes it brings back by id (they are stored
+    events already): at most a page's 400 numbers, never a copy of the strokes. A late
+    joiner, `annotation.load` and the room record replay both (selectors.PageHistory).
+    Refusals: `forbidden` (may not draw), `not_your_stroke`, `not_yours`, `unknown_stroke`,
+    `unknown_action`, `slides_not_open`, `not_on_screen`, `wrong_field` (nothing named),
+    `page_full` (bringing the strokes back would pass the page's limit).
     """
     selectors.annotation_require_pen(session=session, user=user)
     stored = _already_stored(session_id=session.pk, user=user, client_id=client_id)
     if stored is not None:
         return stored
-    if stroke_id is None:
-        if deck_id is None or page is None:
-            raise InvalidRequest(_("Name the stroke, or the page whose last stroke to undo."), "wrong_field")
-        _on_screen(session, deck_id, page)
-        mine = [s["id"] for s in selectors.page_strokes(session_id=session.pk, deck_id=deck_id, page=page)
-                if s.get("by") == user.pk]
-        if not mine:
-            return None
-        stroke_id = mine[-1]
+    deck_id, page, named = _page_of(session, stroke_id=stroke_id, action_id=action_id, deck_id=deck_id, page=page,
+                                    user=user, role=role, redo=False)
+    history = selectors.page_history(session_id=session.pk, deck_id=deck_id, page=page)
+    if named is None:
+        mine = sorted((a for a in history.actions.values() if a.by == user.pk and history.undoable(a)),
+                      key=lambda a: a.seq)
+        action = mine[-1] if mine else None
     else:
-        stroke = _stroke_payload(session, stroke_id)
-        moderator = session.host_id == user.pk or "moderate" in role_permissions(role)
-        if int(stroke.get("by", 0)) != user.pk and not moderator:
-            raise PermissionRefused(_("You can only undo your own strokes."), "not_your_stroke")
-        deck_id, page = int(stroke["deck_id"]), int(stroke["page"])
-        _on_screen(session, deck_id, page)
-        if not _still_drawn(session, deck_id, page, stroke_id):
-            return None
+        action = history.actions.get(named)
+    strokes = history.undoable(action) if action else []
+    if action is None or not strokes:
+        return None
+    if action.kind == "stroke":
+        return room_event_emit(
+            session_id=session.pk, type="annotation.undone",
+            payload={"deck_id": deck_id, "page": page, "stroke": action.seq, "by": user.pk}, actor_id=user.pk, client_id=client_id,
+        )
+    _room_for(history, len(strokes))
     return room_event_emit(
-        session_id=session.pk, type="annotation.undone",
-        payload={"deck_id": deck_id, "page": page, "stroke": stroke_id, "by": user.pk}, actor_id=user.pk, client_id=client_id,
+        session_id=session.pk, type="annotation.restored",
+        payload={"deck_id": deck_id, "page": page, "strokes": strokes, "undoes": action.seq, "by": user.pk},
+        actor_id=user.pk, client_id=client_id,
+    )
+
+
+def action_redo(
+    *, session: LiveSession, user: User, role: str, stroke_id: int | None = None, action_id: int | None = None,
+    deck_id: int | None = None, page: int | None = None, client_id: str = "",
+) -> int | None:
+    """Do again what an Undo took back (Redo). Returns the event's number; None when there
+    is nothing to redo.
+
+    With `deck_id` and `page`: the requester's newest Undo on that page, then the one
+    before (a stack, as in every drawing tool). Once the requester draws, erases or clears
+    on that page, what they undid there before can no longer be redone (their redo stack
+    is emptied). With `stroke_id`/`action_id`: that undone action, the requester's own
+    (the host and moderators: anyone's). A stroke comes back with `annotation.redone`; an
+    erase or a clear takes its strokes away again with `annotation.removed` (only those
+    its undo brought back, not strokes drawn since). Refusals as `stroke_undo`.
+    """
+    selectors.annotation_require_pen(session=session, user=user)
+    stored = _already_stored(session_id=session.pk, user=user, client_id=client_id)
+    if stored is not None:
+        return stored
+    deck_id, page, named = _page_of(session, stroke_id=stroke_id, action_id=action_id, deck_id=deck_id, page=page,
+                                    user=user, role=role, redo=True)
+    history = selectors.page_history(session_id=session.pk, deck_id=deck_id, page=page)
+    if named is None:
+        moderator = _moderates(session, user, role)
+        undone = sorted((a for a in history.actions.values() if a.undone_by == user.pk and history.redoable(a)
+                         and (a.by == user.pk or moderator)), key=lambda a: a.undone_at)
+        action = undone[-1] if undone else None
+    else:
+        action = history.actions.get(named)
+    strokes = history.redoable(action) if action else []
+    if action is None or not strokes:
+        return None
+    if action.kind == "stroke":
+        _room_for(history, 1)
+        return room_event_emit(
+            session_id=session.pk, type="annotation.redone",
+            payload={"deck_id": deck_id, "page": page, "stroke": action.seq, "by": user.pk}, actor_id=user.pk, client_id=client_id,
+        )
+    return room_event_emit(
+        session_id=session.pk, type="annotation.removed",
+        payload={"deck_id": deck_id, "page": page, "strokes": strokes, "redoes": action.seq, "by": user.pk},
+        actor_id=user.pk, client_id=client_id,
     )
 
 

@@ -1,6 +1,7 @@
 """In Chromium: the presenter draws on a slide, an attendee sees it (and after a reload);
 the host hands the pen to a student who draws with her finger (touch input on a touch
-device) and undoes a stroke; the same from the keyboard; a library image is shown and
+device) and undoes and redoes a stroke; the host clears the page and undoes the clear;
+the same from the keyboard; a library image is shown and
 annotated like a slide."""
 
 from __future__ import annotations
@@ -126,9 +127,20 @@ def test_drawing_on_a_slide_reaches_the_room_survives_a_reload_and_the_pen_can_b
     expect(host.locator(f"{STROKES}[stroke='#1a7f37']")).to_have_count(0)
     expect(amina.locator(f"{STROKES}[stroke='#1a7f37']")).to_have_count(0)
     expect(host.locator(f"{STROKES}[stroke='#1f5fbf']")).to_have_count(1)  # only her last one
+    # Redo (Ctrl+Shift+Z) brings it back for everyone; the Undo button takes it back again.
+    amina.keyboard.press("Control+Shift+z")
+    expect(host.locator(f"{STROKES}[stroke='#1a7f37']")).to_have_count(1)
+    amina.get_by_role("button", name="Undo", exact=True).click()
+    expect(host.locator(f"{STROKES}[stroke='#1a7f37']")).to_have_count(0)
     host.get_by_role("button", name=f"Take the pen back from {people.amina.name}").click()
     expect(amina.get_by_role("button", name="Annotate")).to_be_hidden()
     assert touch_action(amina) == "auto"
+
+    # The host clears the page and undoes the clear: the three strokes come back for Amina too.
+    host.get_by_role("button", name="Clear page").click()
+    expect(amina.locator(STROKES)).to_have_count(0)
+    host.get_by_role("button", name="Undo", exact=True).click()
+    expect(amina.locator(STROKES)).to_have_count(3)
 
     # Each page keeps its own: page 2 is blank; back on page 1 (after a reload on page 2,
     # so the page is asked for with annotation.load) the three strokes are there.

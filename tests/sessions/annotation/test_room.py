@@ -122,6 +122,47 @@ async def test_a_drawer_undoes_their_own_strokes_for_everyone_and_late_joiners_n
         await sock.close()
 
 
+async def test_redo_and_undoing_a_clear_reach_everyone_and_late_joiners_and_refusals_say_why(people, live, deck):
+    host = await open_socket(people.tanaka, live.pk)
+    amina = await open_socket(people.amina, live.pk)
+    lukas = await open_socket(people.lukas, live.pk)
+    await host.call("annotation.pen", user_id=people.amina.pk, pen=True)
+    mine = (await amina.call("annotation.stroke", **stroke(deck, color="blue")))["seq"]
+    hosts = (await host.call("annotation.stroke", **stroke(deck)))["seq"]
+
+    # Undo, then Redo (Ctrl+Shift+Z): her stroke comes back for everyone.
+    await amina.call("annotation.undo", deck_id=deck.pk, page=1)
+    ack = await amina.call("annotation.redo", deck_id=deck.pk, page=1)
+    assert ack["type"] == "ack" and ack["seq"]
+    seen = await lukas.expect_type("annotation.redone")
+    assert seen["seq"] == ack["seq"]
+    assert seen["data"] == {"deck_id": deck.pk, "page": 1, "stroke": mine, "by": people.amina.pk}
+    assert (await amina.call("annotation.redo", deck_id=deck.pk, page=1))["seq"] is None  # nothing left to redo
+    assert (await lukas.call("annotation.redo", deck_id=deck.pk, page=1))["code"] == "forbidden"  # no pen
+
+    # The host clears the page; his Undo brings both strokes back, named by id.
+    cleared = (await host.call("annotation.clear", deck_id=deck.pk, page=1))["seq"]
+    refused = await amina.call("annotation.undo", action=cleared)
+    assert refused["type"] == "error" and refused["code"] == "not_yours" and refused["message"]
+    assert (await amina.call("annotation.undo", action=999999))["code"] == "unknown_action"
+    ack = await host.call("annotation.undo", deck_id=deck.pk, page=1)
+    seen = await lukas.expect_type("annotation.restored")
+    assert seen["seq"] == ack["seq"]
+    assert seen["data"] == {"deck_id": deck.pk, "page": 1, "strokes": [mine, hosts], "undoes": cleared, "by": people.tanaka.pk}
+    assert room_event_problems("annotation.restored", seen["data"]) == []
+    late = await open_socket(people.chikondi, live.pk)
+    assert [s["id"] for s in late.snapshot["annotation"]["strokes"]] == [mine, hosts]
+
+    # Redo of the clear takes them away again, for everyone.
+    ack = await host.call("annotation.redo", deck_id=deck.pk, page=1)
+    seen = await late.expect_type("annotation.removed")
+    assert seen["data"] == {"deck_id": deck.pk, "page": 1, "strokes": [mine, hosts], "redoes": cleared, "by": people.tanaka.pk}
+    await late.send({"type": "annotation.load", "id": "load-1", "deck_id": deck.pk, "page": 1})
+    assert (await late.expect_type("annotation.strokes"))["data"]["strokes"] == []
+    for sock in (host, amina, lukas, late):
+        await sock.close()
+
+
 async def test_bad_strokes_are_refused_with_a_clear_error_and_nothing_is_stored(people, live, deck):
     host = await open_socket(people.tanaka, live.pk)
     before = await db(lambda: RoomEvent.objects.filter(session=live, type__startswith="annotation").count())

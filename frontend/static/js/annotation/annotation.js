@@ -46,6 +46,8 @@ export class AnnotationStore {
     this.slidesSeq = 0;
     /** @type {Set<number>} */ this.pens = new Set();
     this.seq = 0;
+    /** Every stroke seen, by id, also once taken away: what an undo or a redo brings back. @type {Map<number, Stroke>} */
+    this.known = new Map();
   }
 
   /** @param {number} deckId @param {number} page */
@@ -73,7 +75,7 @@ export class AnnotationStore {
       this.pens = new Set(part.pens || []);
       if (part.deck_id) {
         const key = AnnotationStore.key(part.deck_id, part.page);
-        this.pages.set(key, new Map((part.strokes || []).map((/** @type {Stroke} */ s) => [s.id, s])));
+        this.pages.set(key, this.remember(part.strokes || []));
         this.loaded.add(key);
       }
     }
@@ -100,18 +102,42 @@ export class AnnotationStore {
     const key = AnnotationStore.key(data.deck_id, data.page);
     const waiting = this.pending.get(key);
     if (waiting) waiting.push(event);
-    this.applyToPage(key, event);
+    if (!this.applyToPage(key, event)) this.loaded.delete(key); // ask the server for the page
     return key === this.currentKey;
   }
 
-  /** @param {string} key @param {RoomEvent} event */
+  /** @param {Stroke[]} strokes @returns {Map<number, Stroke>} them by id, remembered */
+  remember(strokes) {
+    for (const s of strokes) this.known.set(s.id, s);
+    return new Map(strokes.map((s) => [s.id, s]));
+  }
+
+  /**
+   * @param {string} key @param {RoomEvent} event
+   * @returns {boolean} false when it brings back a stroke this page never saw (load the page)
+   */
   applyToPage(key, event) {
     const data = event.data || {};
     let strokes = this.pages.get(key);
     if (!strokes) { strokes = new Map(); this.pages.set(key, strokes); }
-    if (event.type === 'annotation.stroke') strokes.set(event.seq || 0, { id: event.seq || 0, ...data });
-    else if (event.type === 'annotation.erased' || event.type === 'annotation.undone') strokes.delete(data.stroke);
-    else if (event.type === 'annotation.cleared') strokes.clear();
+    const type = event.type;
+    if (type === 'annotation.stroke') {
+      const stroke = { id: event.seq || 0, ...data };
+      strokes.set(stroke.id, stroke);
+      this.known.set(stroke.id, stroke);
+    } else if (type === 'annotation.erased' || type === 'annotation.undone') strokes.delete(data.stroke);
+    else if (type === 'annotation.cleared') strokes.clear();
+    else if (type === 'annotation.removed') for (const id of data.strokes || []) strokes.delete(id);
+    else if (type === 'annotation.redone' || type === 'annotation.restored') {
+      // An undo of an erase or a clear, or a redo: the strokes come back by id.
+      let complete = true;
+      for (const id of type === 'annotation.redone' ? [data.stroke] : data.strokes || []) {
+        const stroke = this.known.get(id);
+        if (stroke) strokes.set(id, stroke); else complete = false;
+      }
+      return complete;
+    }
+    return true;
   }
 
   /** The page on screen is not complete here: ask for it (once). @returns {string|null} its key */
@@ -127,9 +153,10 @@ export class AnnotationStore {
     const key = AnnotationStore.key(data.deck_id, data.page);
     const events = this.pending.get(key) || [];
     this.pending.delete(key);
-    this.pages.set(key, new Map(data.strokes.map((s) => [s.id, s])));
-    for (const event of events) if ((event.seq || 0) > data.seq) this.applyToPage(key, event);
-    this.loaded.add(key);
+    this.pages.set(key, this.remember(data.strokes));
+    let complete = true;
+    for (const event of events) if ((event.seq || 0) > data.seq) complete = this.applyToPage(key, event) && complete;
+    if (complete) this.loaded.add(key);
     return key === this.currentKey;
   }
 

@@ -14,8 +14,10 @@
  *   steps), Space puts the pen down and lifts it (one stroke), Enter erases the nearest
  *   stroke with the eraser; with the pointer tool the cross is the pointer. Escape stops.
  *   The arrow keys do not turn pages while annotating. Undo (the button, or Ctrl/Cmd+Z
- *   anywhere but in a text field) takes back your newest stroke on the page on screen,
- *   for everyone (`annotation.undo`); again, the one before.
+ *   anywhere but in a text field) takes back your newest stroke, erase or clear on the
+ *   page on screen, for everyone (`annotation.undo`); again, the one before. Redo (the
+ *   button, Ctrl/Cmd+Shift+Z or Ctrl+Y) does again what your Undo took back
+ *   (`annotation.redo`), until you draw, erase or clear on that page again.
  * - The host: hand the pen to someone in the room, and take it back.
  *
  * A stroke is simplified and encoded (./codec.js) before it is sent; it shows at once as
@@ -114,6 +116,8 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   widthSelect.value = '2';
   const undo = button(t('Undo'), { annotationUndo: '' });
   undo.setAttribute('aria-keyshortcuts', 'Control+Z Meta+Z');
+  const redo = button(t('Redo'), { annotationRedo: '' });
+  redo.setAttribute('aria-keyshortcuts', 'Control+Shift+Z Meta+Shift+Z Control+Y');
   const clear = button(t('Clear page'), { annotationClear: '' });
   const done = button(t('Stop annotating'));
   const status = document.createElement('p');
@@ -122,7 +126,7 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   const help = document.createElement('p');
   help.className = 'muted';
   help.id = 'annotation-help';
-  help.textContent = t('With the focus on the slide: arrow keys move the cross, Space puts the pen down and lifts it, Enter erases with the eraser, Ctrl+Z undoes your last stroke, Escape stops.');
+  help.textContent = t('With the focus on the slide: arrow keys move the cross, Space puts the pen down and lifts it, Enter erases with the eraser, Ctrl+Z undoes your last change, Ctrl+Shift+Z or Ctrl+Y redoes it, Escape stops.');
   // The host hands the pen over.
   const pens = document.createElement('div');
   pens.className = 'annotation-pens';
@@ -132,7 +136,7 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
   const holders = document.createElement('span');
   holders.className = 'annotation-pens';
   pens.append(who, give, holders);
-  tools.append(...Object.values(toolButtons), ...swatches, widthSelect, undo, clear, done, pens, help, status);
+  tools.append(...Object.values(toolButtons), ...swatches, widthSelect, undo, redo, clear, done, pens, help, status);
   openButton.after(tools);
 
   let active = false;
@@ -321,6 +325,14 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
       .catch(sayError);
   }
 
+  /** Do again what your newest Undo on the page on screen took back (the server keeps the stack). */
+  function redoLast() {
+    if (drawing || !store.deck) return;
+    connection.send('annotation.redo', { deck_id: store.deck.id, page: store.page })
+      .then((/** @type {any} */ ack) => say(ack && ack.seq === null ? t('Nothing to redo on this page.') : ''))
+      .catch(sayError);
+  }
+
   layer.addEventListener('pointerdown', (event) => {
     if (!active) return;
     event.preventDefault();
@@ -381,12 +393,17 @@ export function attachLayer({ frame, store, connection, roomModel, openButton })
     swatch.addEventListener('click', () => { chooseColour(swatch.dataset.color || 'red'); if (tool === 'eraser' || tool === 'pointer') choose('pen'); });
   }
   undo.addEventListener('click', undoLast);
+  redo.addEventListener('click', redoLast);
   document.addEventListener('keydown', (event) => {
-    if (!active || event.key.toLowerCase() !== 'z' || !(event.ctrlKey || event.metaKey) || event.shiftKey || event.altKey) return;
+    if (!active || !(event.ctrlKey || event.metaKey) || event.altKey) return;
+    const key = event.key.toLowerCase();
+    const undoing = key === 'z' && !event.shiftKey;
+    const redoing = (key === 'z' && event.shiftKey) || (key === 'y' && event.ctrlKey && !event.shiftKey);
+    if (!undoing && !redoing) return;
     const target = event.target;
     if (target instanceof HTMLElement && (target.isContentEditable || target.closest('input, textarea, select'))) return; // their own undo
     event.preventDefault();
-    undoLast();
+    if (undoing) undoLast(); else redoLast();
   });
   clear.addEventListener('click', () => {
     if (!store.deck) return;
