@@ -361,6 +361,9 @@ BROADCAST_HLS_KEEP_DAYS = int(os.environ.get("BROADCAST_HLS_KEEP_DAYS", "30"))
 # A broadcast handed over (drain) or whose worker died that no worker continues this long
 # (nobody's media came back) is closed by a live worker: ENDLIST, its MP4, the notice off.
 BROADCAST_ORPHAN_GRACE_SECONDS = float(os.environ.get("BROADCAST_ORPHAN_GRACE_SECONDS", "30"))
+# A recording whose worker died (or handed it over) that no worker continues this long is kept
+# by a live worker from the dead worker's pieces, the notice off (at once if the session ended).
+RECORDING_ORPHAN_GRACE_SECONDS = float(os.environ.get("RECORDING_ORPHAN_GRACE_SECONDS", "30"))
 # A recording also stores what it wrote every so many seconds, so a killed worker loses at
 # most that much (sessions/media/recording.py); 0 turns the pieces off.
 # Automatic live captions by the media worker, on this machine (sessions/media/transcription.py):

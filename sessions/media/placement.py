@@ -37,6 +37,14 @@ Redis is the distributed engine here (as for the channel layer and the room fan-
                                           removed when it ends): what the orphan sweep looks at
     <ns>:media:broadcast:<id>:orphaned    when a sweep first found that broadcast without a live
                                           encoder (deleted by the next claim)
+    <ns>:media:recording:<id>:owner       the worker whose recorder records the session now (the same
+                                          life as the broadcast's: claimed by a start or continuation,
+                                          deleted by a hand-over, "ended" a while after an orphan's
+                                          pieces were kept)
+    <ns>:media:recordings                 set of session ids being recorded (what the sweep looks at)
+    <ns>:media:recording:<id>:orphaned    when a sweep first found that recording without a live recorder
+    <ns>:media:recording:<id>:pieces:<f>  the worker that joins the dead worker's pieces in folder <f>
+                                          (SET NX: each recording is kept once)
 
 Capacity (the broadcast's overflow, docs/broadcast.md): a *viewer* (someone who may not
 send) is refused with `PlacementFull` when the session already has
@@ -546,42 +554,112 @@ class WorkerRegistry:
         """The worker whose encoder writes the session's broadcast ("" for none)."""
         return _text(await self._redis().get(f"{_ns()}:broadcast:{session_id}:owner"))
 
-    def _broadcast_keys(self, session_id: int) -> list[str]:
-        return [f"{_ns()}:broadcast:{session_id}:owner", f"{_ns()}:broadcasts", f"{_ns()}:broadcast:{session_id}:orphaned"]
+    async def broadcast_on(self, session_id: int) -> bool:
+        """Whether the session's broadcast is on (in `<ns>:media:broadcasts`): one SISMEMBER.
+
+        What the per-offer continuation check asks first (`_continue_broadcast`): most
+        sessions never broadcast, and their offers then cost no other Redis call and no
+        database query. A broadcast started before the set existed is added when a worker
+        starts (`broadcasts_adopt`).
+        """
+        return bool(await self._redis().sismember(f"{_ns()}:broadcasts", str(session_id)))
+
+    async def broadcasts_adopt(self) -> int:
+        """Put the broadcasts whose encoder is named (`broadcast:<id>:owner`) in the set of those
+        that are on; how many were missing. Run once when a worker starts: a broadcast started
+        by a worker of the release before the set existed is in no set, and without this a
+        rolling deploy (new workers start, then the old ones hand their broadcasts over) would
+        leave it uncontinued (`broadcast_on` says no) and unswept. One SCAN of the namespace."""
+        ids: set[str] = set()
+        async for key in self._redis().scan_iter(match=f"{_ns()}:broadcast:*:owner", count=1000):
+            sid = _text(key)[len(f"{_ns()}:broadcast:"):-len(":owner")]
+            if sid.isdigit() and _text(await self._redis().get(key)) not in ("", "ended"):
+                ids.add(sid)
+        return int(await self._redis().sadd(f"{_ns()}:broadcasts", *ids)) if ids else 0
+
+    def _owned_keys(self, kind: str, session_id: int) -> list[str]:
+        return [f"{_ns()}:{kind}:{session_id}:owner", f"{_ns()}:{kind}s", f"{_ns()}:{kind}:{session_id}:orphaned"]
 
     async def broadcast_claim(self, session_id: int, worker_id: str, *, instead_of: str = "") -> bool:
         """Become the broadcast's encoder (or its closer) if its owner is still `instead_of`
         ("" : none); True if won. The broadcast is then on (`broadcasts_unowned` watches it)."""
-        won = await self._script(_OWNER_SCRIPT)(
-            keys=self._broadcast_keys(session_id), args=[instead_of, worker_id, PLACEMENT_TTL_SECONDS, str(session_id)])
-        return bool(int(won))
+        return await self._owned_claim("broadcast", session_id, worker_id, instead_of=instead_of)
 
     async def broadcast_release(self, session_id: int, worker_id: str, *, ended: bool = False,
                                 tombstone: bool = False) -> None:
         """This worker no longer encodes the broadcast: handed over (the next worker continues
         it), or ``ended`` (stopped or closed: nothing is left to continue or close).
         ``tombstone``: the key says "ended" for a while instead of going (an orphan closed)."""
-        await self._script(_OWNER_RELEASE_SCRIPT)(
-            keys=self._broadcast_keys(session_id),
-            args=[worker_id, "1" if ended else "0", str(session_id), BROADCAST_TOMBSTONE_SECONDS if tombstone else 0])
+        await self._owned_release("broadcast", session_id, worker_id, ended=ended, tombstone=tombstone)
 
     async def broadcasts_unowned(self, *, now: float) -> dict[int, float]:
-        """Broadcasts that are on but have no live encoder (owner missing, or its heartbeat
-        expired) -> when a sweep first found them so (`now` for those found now).
+        """Broadcasts that are on but have no live encoder -> when a sweep first found them so
+        (`_owned_unowned`)."""
+        return await self._owned_unowned("broadcast", now=now)
+
+    # ---------------------------------------------------------------- the recorder
+
+    async def recording_owner(self, session_id: int) -> str:
+        """The worker whose recorder records the session now ("" for none, "ended" for a while
+        after an orphan's pieces were kept)."""
+        return _text(await self._redis().get(f"{_ns()}:recording:{session_id}:owner"))
+
+    async def recording_claim(self, session_id: int, worker_id: str, *, instead_of: str = "") -> bool:
+        """Become the session's recorder (or the keeper of an orphan's pieces) if its owner is
+        still `instead_of`; True if won. The recording is then on (`recordings_unowned`)."""
+        return await self._owned_claim("recording", session_id, worker_id, instead_of=instead_of)
+
+    async def recording_release(self, session_id: int, worker_id: str, *, ended: bool = False,
+                                tombstone: bool = False) -> None:
+        """This worker no longer records the session: handed over (its part stored; the next
+        worker continues), or ``ended`` (stopped, discarded, or an orphan's pieces kept)."""
+        await self._owned_release("recording", session_id, worker_id, ended=ended, tombstone=tombstone)
+
+    async def recordings_unowned(self, *, now: float) -> dict[int, float]:
+        """Recordings that are on but have no live recorder -> when a sweep first found them so."""
+        return await self._owned_unowned("recording", now=now)
+
+    async def recording_pieces_claim(self, session_id: int, folder: str, worker_id: str) -> bool:
+        """Whether this worker may join that folder of a dead worker's pieces (the first to ask).
+
+        Why: a session's end is heard by every worker that carries some of it, and the sweep
+        and a continuation may look at once; each would store its own copy of the recording.
+        The claim lasts a day: a keeper killed halfway leaves the pieces in storage (logged
+        by nobody; `session_recordings_delete` still finds them).
+        """
+        return bool(await self._redis().set(f"{_ns()}:recording:{session_id}:pieces:{folder}", worker_id,
+                                             nx=True, ex=PLACEMENT_TTL_SECONDS))
+
+    # ------------------------------------------- owned by one worker: claim, release, sweep
+
+    async def _owned_claim(self, kind: str, session_id: int, worker_id: str, *, instead_of: str) -> bool:
+        won = await self._script(_OWNER_SCRIPT)(
+            keys=self._owned_keys(kind, session_id), args=[instead_of, worker_id, PLACEMENT_TTL_SECONDS, str(session_id)])
+        return bool(int(won))
+
+    async def _owned_release(self, kind: str, session_id: int, worker_id: str, *, ended: bool, tombstone: bool) -> None:
+        await self._script(_OWNER_RELEASE_SCRIPT)(
+            keys=self._owned_keys(kind, session_id),
+            args=[worker_id, "1" if ended else "0", str(session_id), BROADCAST_TOMBSTONE_SECONDS if tombstone else 0])
+
+    async def _owned_unowned(self, kind: str, *, now: float) -> dict[int, float]:
+        """Sessions whose `kind` (broadcast, recording) is on but has no live owner (owner
+        missing, or its heartbeat expired) -> when a sweep first found them so (`now` for
+        those found now).
 
         Why the time is kept in Redis: every live worker sweeps, and the grace before an
-        orphan is closed must count from the same moment whichever worker closes it. A
-        broadcast whose encoder is alive loses its mark (a continuation claimed it).
-        Cost: three round trips per heartbeat whatever the number of broadcasts (plus a
-        write for each orphan first seen, and for each mark a continuation left behind).
+        orphan is closed must count from the same moment whichever worker closes it. One
+        whose owner is alive loses its mark (a continuation claimed it).
+        Cost: three round trips per heartbeat whatever the number of them (plus a write for
+        each orphan first seen, and for each mark a continuation left behind).
         """
         redis = self._redis()
-        ids = sorted(int(m) for m in (_text(m) for m in await redis.smembers(f"{_ns()}:broadcasts")) if m.isdigit())
+        ids = sorted(int(m) for m in (_text(m) for m in await redis.smembers(f"{_ns()}:{kind}s")) if m.isdigit())
         if not ids:
             return {}
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.mget([f"{_ns()}:broadcast:{sid}:owner" for sid in ids])
-            pipe.mget([f"{_ns()}:broadcast:{sid}:orphaned" for sid in ids])
+            pipe.mget([f"{_ns()}:{kind}:{sid}:owner" for sid in ids])
+            pipe.mget([f"{_ns()}:{kind}:{sid}:orphaned" for sid in ids])
             owner_raws, mark_raws = await pipe.execute()
         owners = [_text(raw) for raw in owner_raws]
         named = sorted({owner for owner in owners if owner})
@@ -592,14 +670,14 @@ class WorkerRegistry:
         for sid, owner, raw in zip(ids, owners, mark_raws):
             if owner in alive:
                 if raw is not None:
-                    stale.append(f"{_ns()}:broadcast:{sid}:orphaned")
+                    stale.append(f"{_ns()}:{kind}:{sid}:orphaned")
                 continue
             try:
                 found[sid] = float(_text(raw)) if raw is not None else now
             except ValueError:
                 found[sid] = now
             if raw is None:  # the first sweep to see it: every worker counts from here
-                await redis.set(f"{_ns()}:broadcast:{sid}:orphaned", repr(now), nx=True, ex=PLACEMENT_TTL_SECONDS)
+                await redis.set(f"{_ns()}:{kind}:{sid}:orphaned", repr(now), nx=True, ex=PLACEMENT_TTL_SECONDS)
         if stale:
             await redis.delete(*stale)
         return found

@@ -66,6 +66,7 @@ from .selectors import media_captions_allowed, media_recording_active
 from .sfu import SFU, MediaConfig, MediaError
 from .transcription import RoomTranscriber, captions_engine_name, speech_engine
 from .worker_broadcast import WorkerBroadcasts
+from .worker_recording import WorkerRecordings
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def media_config_from_settings() -> MediaConfig:
     )
 
 
-class MediaWorker(WorkerBroadcasts):
+class MediaWorker(WorkerBroadcasts, WorkerRecordings):
     """Owns an SFU and the recorders of its rooms; serves requests from one channel.
 
     Request (sent by the signalling handlers)::
@@ -118,6 +119,8 @@ class MediaWorker(WorkerBroadcasts):
         self._continuing: set[int] = set()
         #: Sessions whose broadcast nobody encodes that this worker closes now (`_broadcast_close_orphan`).
         self._closing: set[int] = set()
+        #: Sessions whose orphaned recording this worker keeps now (`_recording_keep_orphan`).
+        self._keeping: set[int] = set()
         #: Automatic captions per session (transcription.py), when an engine is configured.
         self.transcribers: dict[int, RoomTranscriber] = {}
         #: Finished recordings per session (storage names), published when the session ends.
@@ -146,6 +149,7 @@ class MediaWorker(WorkerBroadcasts):
                 await self.cascade.start()
             if self.registry is not None:
                 await self._heartbeat_once()
+                await self._broadcasts_adopt()
                 heartbeat = asyncio.ensure_future(self._heartbeats())
                 self._tasks.add(heartbeat)
                 heartbeat.add_done_callback(self._tasks.discard)
@@ -231,7 +235,8 @@ class MediaWorker(WorkerBroadcasts):
 
     async def _heartbeats(self) -> None:
         """Announce this worker; notice a drain request; move the sessions of dead workers;
-        close the broadcasts nobody continued (`_broadcast_orphans_sweep`)."""
+        close the broadcasts nobody continued (`_broadcast_orphans_sweep`) and keep the recordings
+        nobody carries on (`_recording_orphans_sweep`)."""
         assert self.registry is not None
         while not self._stopping:
             await asyncio.sleep(heartbeat_seconds())
@@ -243,6 +248,7 @@ class MediaWorker(WorkerBroadcasts):
                     for session_id in session_ids:
                         await media_moved(session_id, worker_id=worker_id, reason="worker_lost")
                 await self._broadcast_orphans_sweep()
+                await self._recording_orphans_sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -508,6 +514,9 @@ class MediaWorker(WorkerBroadcasts):
         recorder = RoomRecorder(room, session_id=session_id, owner=self.worker_id or self.channel)
         await recorder.start()
         self.recorders[session_id] = recorder
+        if self.registry is not None:  # on in Redis: kept by a live worker if this one dies
+            await self.registry.recording_claim(session_id, self.worker_id,
+                                                instead_of=await self.registry.recording_owner(session_id))
         await recording_event(session_id, active=True)
         logger.info("session %s: recording started", session_id)
 
@@ -528,6 +537,13 @@ class MediaWorker(WorkerBroadcasts):
             primary = await self.registry.placed_on(session_id)
             if primary is not None and primary.id != self.worker_id:
                 return  # the session's primary worker records it
+            # Another live recorder, or a sweep that kept the dead worker's pieces and turned the
+            # notice off ("ended") since the notice was read: not continued (compare-and-set).
+            owner = await self.registry.recording_owner(session_id)
+            if owner == "ended" or (owner and owner != self.worker_id and await self.registry.worker(owner) is not None):
+                return
+            if not await self.registry.recording_claim(session_id, self.worker_id, instead_of=owner):
+                return
         recorder = RoomRecorder(self.sfu.room(str(session_id)), session_id=session_id, owner=self.worker_id)
         await recorder.start()
         self.recorders[session_id] = recorder
@@ -570,12 +586,15 @@ class MediaWorker(WorkerBroadcasts):
         """Join the stored pieces of recordings whose worker died (recording.py, "Why pieces").
 
         Only with the registry, which says who is alive; the embedded worker is one process.
+        Each folder is joined by the one worker that claims it first (every worker carrying
+        the session hears its end, and the sweep may look at once): one recording, kept once.
         """
         if self.registry is None:
             return []
         owners = await asyncio.to_thread(recording_piece_owners, session_id)
         dead = [folder for folder, owner in owners.items()
-                if owner != self.worker_id and await self.registry.worker(owner) is None]
+                if owner != self.worker_id and await self.registry.worker(owner) is None
+                and await self.registry.recording_pieces_claim(session_id, folder, self.worker_id)]
         return await asyncio.to_thread(recording_pieces_recover, session_id, dead) if dead else []
 
     async def _record_stop(self, session_id: int, *, continued: bool = False) -> str | None:
@@ -584,6 +603,7 @@ class MediaWorker(WorkerBroadcasts):
         if recorder is None:
             return None
         name = await recorder.stop_and_store()
+        await self._recording_owner_release(session_id, ended=not continued)
         if name and continued:
             # The part is kept now: this worker will not be here when the session ends.
             await database_sync_to_async(recordings_keep)(session_id, [name])
@@ -603,6 +623,7 @@ class MediaWorker(WorkerBroadcasts):
         deleted = 0
         if recorder is not None:
             await recorder.discard()
+            await self._recording_owner_release(session_id, ended=True)
             deleted += 1
         self.finished.pop(session_id, None)
         # Every stored file of the session, not only those this worker remembers: the

@@ -157,6 +157,13 @@ class WorkerBroadcasts:
     async def _continue_broadcast_now(self, session_id: int) -> None:
         owner = ""
         if self.registry is not None:
+            # This runs at every offer of a session this worker does not broadcast, and most
+            # sessions never broadcast: one SISMEMBER, then nothing else for them (no other
+            # Redis call, no database query; bench/continue_check.py). The set holds every
+            # broadcast that is on, handed over or orphaned included (`broadcast_claim` adds,
+            # only an ended release removes; `broadcasts_adopt` adds older ones at start).
+            if not await self.registry.broadcast_on(session_id):
+                return
             primary = await self.registry.placed_on(session_id)
             if primary is not None and primary.id != self.worker_id:
                 return
@@ -218,6 +225,19 @@ class WorkerBroadcasts:
         logger.error("session %s: broadcast %s not continued: %d of %d playlists readable after %d tries",
                      session_id, folder, len(found), len(RENDITIONS), CONTINUE_READ_ATTEMPTS)
         return None
+
+    async def _broadcasts_adopt(self) -> None:
+        """At start: broadcasts of workers from before the set of broadcasts existed join it
+        (`WorkerRegistry.broadcasts_adopt`), so they are continued and swept like the others."""
+        if self.registry is None:
+            return
+        try:
+            adopted = await self.registry.broadcasts_adopt()
+        except Exception:
+            logger.warning("media worker %s: the running broadcasts were not adopted", self.worker_id, exc_info=True)
+            return
+        if adopted:
+            logger.info("media worker %s: %d running broadcast(s) added to the set of those that are on", self.worker_id, adopted)
 
     async def _broadcast_owner_release(self, session_id: int, *, ended: bool = False, tombstone: bool = False) -> None:
         """``ended``: stopped or closed, not handed over (the orphan sweep forgets it)."""

@@ -333,6 +333,55 @@ async def test_a_draining_worker_hands_its_broadcast_over_before_anyone_can_reac
 
 
 @pytest.mark.realservices
+def test_an_offer_for_a_session_that_is_not_broadcast_costs_no_database_query(people, settings, django_assert_num_queries):
+    """The continuation check runs at every offer of a session its worker does not
+    broadcast; for the many sessions with no broadcast it must cost one Redis lookup and no
+    database query (bench/continue_check.py). A broadcast that is on is still looked up,
+    and one running from before the set of broadcasts existed is put in it."""
+    import uuid
+
+    from asgiref.sync import async_to_sync
+
+    from sessions.media.placement import WorkerRegistry
+    from sessions.media.worker import MediaWorker
+    from tests.conftest import need_component
+
+    need_component("Redis", bool(getattr(settings, "REDIS_URL", "")))
+    settings.REDIS_NAMESPACE = f"{settings.REDIS_NAMESPACE}-check-{uuid.uuid4().hex[:6]}"
+    live = make_session(people)
+
+    async def check(claim_first: bool = False) -> None:  # one event loop per call: its own Redis client
+        registry = WorkerRegistry(settings.REDIS_URL)
+        try:
+            if claim_first:
+                assert await registry.broadcast_claim(live.pk, "gone")  # on, its encoder dead
+            media = MediaWorker(channel="media-worker-check", registry=registry, worker_id="check")
+            for _ in range(5):
+                await media._continue_broadcast(live.pk)
+        finally:
+            await registry.close()
+
+    with django_assert_num_queries(0):
+        async_to_sync(check)()
+    with django_assert_num_queries(5):  # the broadcast's notice, read at each check
+        async_to_sync(check)(claim_first=True)
+
+    async def adopted() -> bool:
+        """A broadcast whose encoder a worker of the release before the set named (owner key,
+        no set): a worker that starts puts it in the set, so offers still continue it."""
+        registry = WorkerRegistry(settings.REDIS_URL)
+        try:
+            await registry._redis().set(f"{settings.REDIS_NAMESPACE}:media:broadcast:{live.pk + 1}:owner", "old-worker")
+            assert not await registry.broadcast_on(live.pk + 1)
+            await MediaWorker(channel="media-worker-check", registry=registry, worker_id="check")._broadcasts_adopt()
+            return await registry.broadcast_on(live.pk + 1)
+        finally:
+            await registry.close()
+
+    assert async_to_sync(adopted)()
+
+
+@pytest.mark.realservices
 async def test_when_the_session_ends_a_handed_over_broadcast_is_closed_by_a_worker_that_never_carried_it(
     people, clients, registry_workers, settings
 ):

@@ -37,7 +37,11 @@ from sessions.media.tap import TappedFrame
 from sessions.models import SessionKind
 from tests.conftest import need_component
 from tests.sessions.media.test_browser_media import _s3_client, _s3_key, _stored_bytes, media_worker_process
-from tests.sessions.media.test_placement import live_workers, separate_workers  # noqa: F401  (fixture)
+from tests.sessions.media.test_placement import (  # noqa: F401  (fixture)
+    live_workers,
+    registry_workers,
+    separate_workers,
+)
 from tests.sessions.media.test_sfu import MovingVideoTrack, ToneTrack
 from tests.sessions.media.test_worker import check_playable, mute_cuts_only_the_microphone
 
@@ -376,6 +380,88 @@ async def test_a_recording_on_a_killed_worker_keeps_what_it_had_stored_and_goes_
     data = await asyncio.to_thread(_stored_bytes, f"recordings/session-{live.pk}/{recovered}")
     check_playable(io.BytesIO(data), min_seconds=3)  # of about 6 s recorded before the kill, pieces every second
     assert await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 2
+
+
+@pytest.mark.realservices
+@pytest.mark.django_db(transaction=True)
+async def test_a_killed_workers_recording_nobody_carries_on_is_kept_when_the_host_ends_the_session(
+    people, separate_workers, clients
+):
+    """The recording worker is killed and nobody's media comes back (the host stays in the
+    room without it): no live worker carries the session or hears it end, yet ending it
+    joins the dead worker's pieces into the session's recording, once, and the notice goes off."""
+    from sessions.media.selectors import media_recording_active
+    from sessions.models import SessionRecording
+
+    first = separate_workers(MEDIA_RECORDING_CHECKPOINT_SECONDS="1")
+    (a,) = await live_workers(1)
+    live = await peer_session(people)
+    amina = await clients(people.amina, live.pk)
+    assert (await amina.join(ToneTrack(), MovingVideoTrack()))["worker"] == a.id
+    await amina.send("media.record", action="start")
+    await amina.expect(lambda m: m.get("type") == "media.recording" and m["data"]["active"] is True)
+    separate_workers(MEDIA_RECORDING_CHECKPOINT_SECONDS="1")  # the live worker, which never carries the session
+    await live_workers(2)
+    await asyncio.sleep(1)
+    first.send_signal(signal.SIGKILL)
+    first.wait(5)
+    await amina.expect(lambda m: m.get("type") == "media.moved" and m["data"]["worker"] == a.id, 10)
+    await amina.send("room.end")
+    for _ in range(150):
+        if await database_sync_to_async(SessionRecording.objects.filter(session=live).exists)():
+            break
+        await asyncio.sleep(0.1)
+    assert not await database_sync_to_async(media_recording_active)(session_id=live.pk), "the notice is off"
+    files, pending = await asyncio.to_thread(_stored_recordings, live.pk)
+    assert len(files) == 1 and files[0].endswith("-recovered.webm") and pending == [], (files, pending)
+    data = await asyncio.to_thread(_stored_bytes, f"recordings/session-{live.pk}/{files[0]}")
+    check_playable(io.BytesIO(data), min_seconds=1)
+    await asyncio.sleep(1.5)  # more sweeps: nobody keeps it again
+    assert await database_sync_to_async(SessionRecording.objects.filter(session=live).count)() == 1
+
+
+@pytest.mark.realservices
+@pytest.mark.django_db(transaction=True)
+async def test_a_recording_nobody_continues_is_kept_once_after_the_grace_by_one_of_the_live_workers(
+    people, registry_workers, settings
+):
+    """A recording's worker died with pieces stored and nobody's media came back, while the
+    session goes on: after the grace one of the two live workers (both sweep) joins the
+    pieces into the session's recording, once, and the room's notice goes off, once."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from sessions.media.outcomes import recording_event
+    from sessions.models import RoomEvent, SessionRecording
+
+    settings.RECORDING_ORPHAN_GRACE_SECONDS = 1
+    settings.MEDIA_WORKER_HEARTBEAT_SECONDS = 0.2
+    live = await peer_session(people)
+    await recording_event(live.pk, active=True)
+    pending = f"recordings/session-{live.pk}/pending/20261206T000000Z-gone"
+    pieces = [b"piece-one.", b"piece-two.", b"piece-three."]
+    for number, piece in enumerate(pieces, 1):
+        await asyncio.to_thread(default_storage.save, f"{pending}/{number:06d}.webm", ContentFile(piece))
+    await registry_workers("wa"), await registry_workers("wb")
+    registry = WorkerRegistry(settings.REDIS_URL)
+    try:
+        assert await registry.recording_claim(live.pk, "gone")  # its recorder, whose heartbeat stopped
+        for _ in range(100):
+            if await database_sync_to_async(SessionRecording.objects.filter(session=live).exists)():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # more sweeps by both workers: nobody keeps it again
+        kept = await database_sync_to_async(lambda: list(SessionRecording.objects.filter(session=live)))()
+        assert len(kept) == 1 and kept[0].name.endswith("-recovered.webm"), kept
+        with default_storage.open(kept[0].name, "rb") as joined:
+            assert joined.read() == b"".join(pieces)
+        assert not await asyncio.to_thread(default_storage.exists, f"{pending}/000001.webm")
+        notices = await database_sync_to_async(lambda: [e.payload["active"] for e in RoomEvent.objects.filter(
+            session=live, type="media.recording").order_by("seq")])()
+        assert notices == [True, False]
+        assert await registry.recordings_unowned(now=time.time()) == {}
+    finally:
+        await registry.close()
 
 
 def _pid_of(worker_id: str) -> int:
