@@ -71,7 +71,7 @@ def test_the_room_with_camera_and_slides_runs_without_a_violation(people, browse
     wait_for(amina, lambda stats: stats["frames"] > 10 and stats["audio"] > 20)
 
     host.get_by_text("Show slides").click()
-    host.get_by_label("Or upload a PDF (at most 50 MB)").set_input_files(
+    host.get_by_label("Or upload a PDF or an image (at most 50 MB)").set_input_files(
         files=[{"name": "Sepsis.pdf", "mimeType": "application/pdf", "buffer": slides_pdf(2)}])
     expect(host.locator("#slides-status")).to_have_text("Sepsis is ready.", timeout=60_000)
     host.get_by_role("button", name="Show on screen").click()

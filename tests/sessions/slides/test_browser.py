@@ -30,7 +30,7 @@ def test_the_host_shows_a_deck_and_attendees_follow_to_page_two(people, browser_
     host.goto(f"/rooms/{session.pk}/")
     expect(host.locator("#room-connection")).to_have_text("Connected")
     host.get_by_text("Show slides").click()
-    host.get_by_label("Or upload a PDF (at most 50 MB)").set_input_files(
+    host.get_by_label("Or upload a PDF or an image (at most 50 MB)").set_input_files(
         files=[{"name": "Stroke thrombolysis.pdf", "mimeType": "application/pdf", "buffer": slides_pdf(3)}]
     )
     expect(host.locator("#slides-status")).to_have_text("Stroke thrombolysis is ready.", timeout=60_000)
