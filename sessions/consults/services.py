@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import IO, Any
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -591,16 +592,29 @@ def consult_join(*, user: User, session: LiveSession, source: AuditSource | None
     return role
 
 
-def consult_recordings_kept(*, session_id: int, count: int) -> None:
+def consult_recordings_kept(*, session_id: int, names: list[str]) -> bool:
     """The media worker kept a consult's recordings (session ended): note it in the audit log.
 
     They stay in storage with the consult, not in the library; participants read them
     through `selectors.consult_recordings_list` / `consult_recording_read` (audited).
+    Unless the patient's recording consent is no longer in force: a file joined from a
+    killed worker's pieces can be stored seconds after a withdrawal deleted the folder
+    (the withdrawal found no worker recording), so it is deleted here and the deletion
+    audited. True if kept.
     """
     consult = ConsultRequest.objects.filter(session_id=session_id).first()
-    if consult is not None and count:
-        audit_append(actor=None, action="recording.kept", consult=consult, source=SYSTEM,
-                     detail={"files": count, "session": session_id})
+    if consult is None or not names:
+        return False
+    if not selectors.consult_has_consent(consult=consult, scope=ConsentScope.RECORDING):
+        for name in names:
+            default_storage.delete(name)
+        audit_append(actor=None, action="recording.discarded", consult=consult, source=SYSTEM,
+                     detail={"files": len(names), "session": session_id, "why": "consent withdrawn"})
+        logger.warning("session %s: %d recording file(s) deleted: recording consent withdrawn", session_id, len(names))
+        return False
+    audit_append(actor=None, action="recording.kept", consult=consult, source=SYSTEM,
+                 detail={"files": len(names), "session": session_id})
+    return True
 
 
 def consult_access_refused(*, user: User, consult: ConsultRequest, what: str, source: AuditSource | None = None) -> None:

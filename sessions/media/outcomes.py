@@ -62,8 +62,8 @@ def recordings_keep(session_id: int, names: list[str]) -> None:
         # readable only by its participants through audited reads, never in the library.
         from sessions.consults.services import consult_recordings_kept
 
-        consult_recordings_kept(session_id=session_id, count=len(names))
-        logger.info("session %s: consult recording kept, not published", session_id)
+        if consult_recordings_kept(session_id=session_id, names=names):
+            logger.info("session %s: consult recording kept, not published", session_id)
         return
     from sessions.scheduling.recordings import session_recordings_keep
 

@@ -276,3 +276,25 @@ def test_supervisors_are_told_of_a_request_in_their_own_language(people, roster,
     assert notice.text.startswith("Un interne demande une supervision")
     sent = [m for m in mail.outbox if m.to == [people.mensah.email]]
     assert len(sent) == 1 and sent[0].subject.startswith("OpenRounds : une demande de consultation")
+
+
+def test_a_recording_joined_after_consent_was_withdrawn_is_deleted_not_kept(people, consented, monkeypatch):
+    """A killed worker's pieces can be joined and stored by another worker seconds after the
+    patient withdrew recording consent (the withdrawal found no worker recording): the
+    stored file is deleted instead of kept with the consult, and that is audited."""
+    from django.core.files.base import ContentFile
+
+    from sessions.media.outcomes import recordings_keep
+
+    monkeypatch.setattr(media_hooks, "_hooks", [])
+    kept = default_storage.save(f"recordings/session-{consented.session_id}/a-recovered.webm", ContentFile(b"webm"))
+    recordings_keep(consented.session_id, [kept])
+    assert default_storage.exists(kept)
+    assert AuditEntry.objects.filter(consult=consented, action="recording.kept").count() == 1
+
+    services.consent_withdraw(by=people.chikondi, consult=consented, scopes=["recording"])
+    late = default_storage.save(f"recordings/session-{consented.session_id}/b-recovered.webm", ContentFile(b"webm"))
+    recordings_keep(consented.session_id, [late])
+    assert not default_storage.exists(late)
+    assert AuditEntry.objects.filter(consult=consented, action="recording.discarded").get().detail["files"] == 1
+    assert AuditEntry.objects.filter(consult=consented, action="recording.kept").count() == 1

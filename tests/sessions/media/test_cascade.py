@@ -402,15 +402,20 @@ async def test_a_killed_workers_recording_nobody_carries_on_is_kept_when_the_hos
     await amina.expect(lambda m: m.get("type") == "media.recording" and m["data"]["active"] is True)
     separate_workers(MEDIA_RECORDING_CHECKPOINT_SECONDS="1")  # the live worker, which never carries the session
     await live_workers(2)
-    await asyncio.sleep(1)
+    for _ in range(100):  # at least two pieces (two seconds of sound and picture) stored before the kill
+        if len((await asyncio.to_thread(_stored_recordings, live.pk))[1]) >= 2:
+            break
+        await asyncio.sleep(0.1)
     first.send_signal(signal.SIGKILL)
     first.wait(5)
     await amina.expect(lambda m: m.get("type") == "media.moved" and m["data"]["worker"] == a.id, 10)
     await amina.send("room.end")
-    for _ in range(150):
-        if await database_sync_to_async(SessionRecording.objects.filter(session=live).exists)():
+    for _ in range(200):  # kept, then the notice turned off: two steps, wait for both
+        if await database_sync_to_async(SessionRecording.objects.filter(session=live).exists)() and \
+                not await database_sync_to_async(media_recording_active)(session_id=live.pk):
             break
         await asyncio.sleep(0.1)
+    assert await database_sync_to_async(SessionRecording.objects.filter(session=live).exists)(), "the recording is kept"
     assert not await database_sync_to_async(media_recording_active)(session_id=live.pk), "the notice is off"
     files, pending = await asyncio.to_thread(_stored_recordings, live.pk)
     assert len(files) == 1 and files[0].endswith("-recovered.webm") and pending == [], (files, pending)
