@@ -262,6 +262,9 @@ def action_redo(
         action = undone[-1] if undone else None
     else:
         action = history.actions.get(named)
+        if action is not None and action.undone_by not in (None, user.pk) and not _moderates(session, user, role):
+            # Taken back by someone else (the host removing a stroke): not for its author to put back.
+            raise PermissionRefused(_("Only the host can put back what someone else took back."), "not_yours")
     strokes = history.redoable(action) if action else []
     if action is None or not strokes:
         return None

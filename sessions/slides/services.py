@@ -230,7 +230,10 @@ def deck_create_from_upload(
         stored = default_storage.save(f"{STORAGE_ROOT}/{session.pk}/{folder}/source.pdf", File(upload, name="source.pdf"))
         sha256, kind = inspected.sha256, DeckKind.PDF
     else:
-        clean = image_clean(upload)
+        try:
+            clean = image_clean(upload)
+        except (OSError, ValueError, SyntaxError) as damaged:  # Pillow's errors for data it cannot decode
+            raise InvalidRequest(_("The image is damaged or not really an image."), "image_broken") from damaged
         name = f"source.{clean.extension}"
         stored = default_storage.save(f"{STORAGE_ROOT}/{session.pk}/{folder}/{name}", ContentFile(clean.data, name=name))
         sha256, size, kind = hashlib.sha256(clean.data).hexdigest(), len(clean.data), DeckKind.IMAGE

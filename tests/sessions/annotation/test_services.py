@@ -144,3 +144,17 @@ def test_undoing_a_clear_stores_stroke_ids_and_never_overfills_a_page(people, li
     assert set(payload) == {"deck_id", "page", "strokes", "undoes", "by"}  # numbers, never copies of the strokes
     assert payload["strokes"] == drawn
     assert on_page(live, deck) == drawn
+
+
+def test_what_the_host_took_back_its_author_cannot_put_back(people, live, deck, amina_has_the_pen):
+    """The host removes a student's stroke with Undo: she may not redo it; the host may."""
+    stroke = draw(live, deck, people.amina)
+    undo(live, deck, people.tanaka, "host", action=stroke)
+    assert on_page(live, deck) == []
+    with pytest.raises(PermissionRefused) as refusal:
+        redo(live, deck, people.amina, action=stroke)
+    assert refusal.value.code == "not_yours"
+    assert redo(live, deck, people.amina) is None  # nor through her own redo stack
+    assert on_page(live, deck) == []
+    redo(live, deck, people.tanaka, "host", action=stroke)
+    assert on_page(live, deck) == [stroke]

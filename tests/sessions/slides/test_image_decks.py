@@ -90,6 +90,17 @@ def test_a_still_uploaded_in_the_room_is_shown_as_one_page_without_its_metadata(
         services.deck_create_from_upload(user=people.amina, session=live, upload=io.BytesIO(png_bytes()))
 
 
+def test_a_damaged_image_is_refused_with_a_reason_not_an_error(people, live, local_storage):
+    """A JPEG cut in half passes the cheap checks (its header is whole) and fails to decode."""
+    from sessions.models import SlideDeck
+
+    half = ecg_jpeg((800, 600))
+    with pytest.raises(InvalidRequest) as refusal:
+        services.deck_create_from_upload(user=people.tanaka, session=live, upload=io.BytesIO(half[: len(half) // 2]))
+    assert refusal.value.code == "image_broken"
+    assert not SlideDeck.objects.filter(session=live).exists()
+
+
 def test_an_image_is_never_put_on_screen_in_a_consult(people, live, local_storage):
     """A photo in a consult is clinical: it goes through the consult's audited photos, not slides storage."""
     from sessions.models import SessionKind, SlideDeck

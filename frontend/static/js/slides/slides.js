@@ -358,7 +358,7 @@ export function attachSlides(root) {
         // Larger files travel in resumable pieces, like the library's (loaded only when needed).
         const { uploadFile, forgetUpload } = await import('../library/chunked_upload.js');
         const uploadId = await uploadFile(file, {
-          api: root.dataset.uploadApi || '', csrf: csrfToken(), kind: 'pdf',
+          api: root.dataset.uploadApi || '', csrf: csrfToken(), kind: file.type.startsWith('image/') ? 'image' : 'pdf',
           onProgress: (sent, total) => say(format(t('Uploading: %(percent)s%'), { percent: Math.floor((100 * sent) / total) })),
         });
         deck = await api(`${apiBase}/decks`, { method: 'POST', json: { upload_id: uploadId } });
