@@ -158,6 +158,13 @@ if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], 'ended', 'EX', ARGV[4])
 return 1
 """
 
+#: Compare-and-set of a plain key: ARGV[1] expected holder, ARGV[2] new holder ("" deletes), ARGV[3] ttl.
+_SWAP_SCRIPT = """
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return 1
+"""
+
 #: How long a closed orphan's owner key says "ended" (a continuation's reads take seconds).
 BROADCAST_TOMBSTONE_SECONDS = 600
 
@@ -624,11 +631,25 @@ class WorkerRegistry:
 
         Why: a session's end is heard by every worker that carries some of it, and the sweep
         and a continuation may look at once; each would store its own copy of the recording.
-        The claim lasts a day: a keeper killed halfway leaves the pieces in storage (logged
-        by nobody; `session_recordings_delete` still finds them).
+        A claim whose holder died (a keeper killed halfway) is taken over by compare-and-set,
+        and a keeper whose join failed gives its claim back (`recording_pieces_unclaim`), so
+        the pieces are always joined by someone while they are in storage.
         """
-        return bool(await self._redis().set(f"{_ns()}:recording:{session_id}:pieces:{folder}", worker_id,
-                                             nx=True, ex=PLACEMENT_TTL_SECONDS))
+        key = f"{_ns()}:recording:{session_id}:pieces:{folder}"
+        redis = self._redis()
+        if await redis.set(key, worker_id, nx=True, ex=PLACEMENT_TTL_SECONDS):
+            return True
+        holder = _text(await redis.get(key))
+        if not holder or holder == worker_id or await self.worker(holder) is not None:
+            return False
+        won = await self._script(_SWAP_SCRIPT)(keys=[key], args=[holder, worker_id, PLACEMENT_TTL_SECONDS])
+        return bool(int(won))
+
+    async def recording_pieces_unclaim(self, session_id: int, folders: list[str], worker_id: str) -> None:
+        """Give back this worker's claims on these folders (its join failed): another may join them."""
+        for folder in folders:
+            await self._script(_SWAP_SCRIPT)(
+                keys=[f"{_ns()}:recording:{session_id}:pieces:{folder}"], args=[worker_id, "", 1])
 
     # ------------------------------------------- owned by one worker: claim, release, sweep
 

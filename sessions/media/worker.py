@@ -514,10 +514,14 @@ class MediaWorker(WorkerBroadcasts, WorkerRecordings):
         recorder = RoomRecorder(room, session_id=session_id, owner=self.worker_id or self.channel)
         await recorder.start()
         self.recorders[session_id] = recorder
+        await recording_event(session_id, active=True)  # first: never recording without the notice
         if self.registry is not None:  # on in Redis: kept by a live worker if this one dies
-            await self.registry.recording_claim(session_id, self.worker_id,
-                                                instead_of=await self.registry.recording_owner(session_id))
-        await recording_event(session_id, active=True)
+            try:
+                await self.registry.recording_claim(session_id, self.worker_id,
+                                                    instead_of=await self.registry.recording_owner(session_id))
+            except Exception:
+                logger.warning("session %s: the recording is not on in Redis (kept at its end only)", session_id,
+                               exc_info=True)
         logger.info("session %s: recording started", session_id)
 
     def _spawn_task(self, work: Any) -> None:
@@ -595,7 +599,13 @@ class MediaWorker(WorkerBroadcasts, WorkerRecordings):
         dead = [folder for folder, owner in owners.items()
                 if owner != self.worker_id and await self.registry.worker(owner) is None
                 and await self.registry.recording_pieces_claim(session_id, folder, self.worker_id)]
-        return await asyncio.to_thread(recording_pieces_recover, session_id, dead) if dead else []
+        if not dead:
+            return []
+        try:
+            return await asyncio.to_thread(recording_pieces_recover, session_id, dead)
+        except BaseException:  # storage failed or this worker stops: another worker joins them
+            await asyncio.shield(self.registry.recording_pieces_unclaim(session_id, dead, self.worker_id))
+            raise
 
     async def _record_stop(self, session_id: int, *, continued: bool = False) -> str | None:
         """Stop and store the recording; ``continued``: another worker records the next part."""

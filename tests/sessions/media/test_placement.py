@@ -90,6 +90,30 @@ async def test_a_dead_worker_is_reaped_once_and_its_sessions_are_free_to_move(re
     assert (await registry.place(5)).id == "b"
 
 
+async def test_a_folder_of_pieces_is_joined_by_one_worker_and_never_left_claimed_by_a_dead_or_failed_one(registry):
+    """Two live workers ask at once: one wins. A keeper that died holding the claim is taken
+    over; one whose join failed gives it back: the pieces are always joined by someone."""
+    await registry.announce(worker("a"))
+    await registry.announce(worker("b"))
+    won = await asyncio.gather(registry.recording_pieces_claim(7, "f1", "a"), registry.recording_pieces_claim(7, "f1", "b"))
+    assert sorted(won) == [False, True]
+    # The keeper's join failed: it gives the claim back, and the other worker gets it.
+    holder = "a" if won[0] else "b"
+    other = "b" if holder == "a" else "a"
+    await registry.recording_pieces_unclaim(7, ["f1"], holder)
+    assert await registry.recording_pieces_claim(7, "f1", other)
+    # A keeper killed halfway: once its heartbeat expires, a live worker takes its claim over.
+    assert await registry.recording_pieces_claim(7, "f2", "gone")  # "gone" has no heartbeat: dead
+    assert await registry.recording_pieces_claim(7, "f2", "a")
+    assert not await registry.recording_pieces_claim(7, "f2", "b")  # a is alive: its claim holds
+    await registry.announce(worker("c"))
+    assert await registry.recording_pieces_claim(7, "f3", "c")
+    assert not await registry.recording_pieces_claim(7, "f3", "a")  # c is alive: its claim holds
+    await asyncio.sleep(0.7)  # c's heartbeats stop
+    await registry.announce(worker("a"))
+    assert await registry.recording_pieces_claim(7, "f3", "a")
+
+
 async def test_viewers_beyond_the_session_cap_or_every_workers_hard_limit_are_refused_speakers_never(registry, settings):
     settings.MEDIA_SESSION_SFU_CAP = 2
     settings.MEDIA_WORKER_HARD_LIMIT = 0
