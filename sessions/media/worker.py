@@ -62,7 +62,7 @@ from .placement import (
 )
 from .recording import RoomRecorder, recording_piece_owners, recording_pieces_recover
 from .routing import SIGNAL, media_channel_layer, media_setting, placement_by_registry, worker_channel_of_index
-from .selectors import media_captions_allowed, media_recording_active
+from .selectors import media_captions_allowed, media_recording_continues
 from .sfu import SFU, MediaConfig, MediaError
 from .transcription import RoomTranscriber, captions_engine_name, speech_engine
 from .worker_broadcast import WorkerBroadcasts
@@ -535,7 +535,7 @@ class MediaWorker(WorkerBroadcasts, WorkerRecordings):
 
         The notice stays on (no new event): the recording goes on for the people in it.
         """
-        if session_id in self.recorders or not await database_sync_to_async(media_recording_active)(session_id=session_id):
+        if session_id in self.recorders or not await database_sync_to_async(media_recording_continues)(session_id=session_id):
             return
         if self.registry is not None:
             primary = await self.registry.placed_on(session_id)

@@ -298,3 +298,18 @@ def test_a_recording_joined_after_consent_was_withdrawn_is_deleted_not_kept(peop
     assert not default_storage.exists(late)
     assert AuditEntry.objects.filter(consult=consented, action="recording.discarded").get().detail["files"] == 1
     assert AuditEntry.objects.filter(consult=consented, action="recording.kept").count() == 1
+
+
+def test_a_moved_consult_recording_goes_on_only_while_consent_is_in_force(people, consented, monkeypatch):
+    """A withdrawal whose stop found no worker recording (its worker had died) leaves the
+    notice on; the worker the session moves to must not start recording again."""
+    from sessions.media.selectors import media_recording_continues
+    from sessions.room.events import room_event_emit
+
+    monkeypatch.setattr(media_hooks, "_hooks", [])
+    session_id = consented.session_id
+    assert not media_recording_continues(session_id=session_id)  # not recorded
+    room_event_emit(session_id=session_id, type="media.recording", payload={"active": True})
+    assert media_recording_continues(session_id=session_id)
+    services.consent_withdraw(by=people.chikondi, consult=consented, scopes=["recording"])
+    assert not media_recording_continues(session_id=session_id)
